@@ -1,0 +1,215 @@
+"""The manager's scheduling API: staffing needs, the weekly roster, live rebalancing.
+
+Declared in :data:`ROUTES_SCHEDULER` and appended to :data:`queue_server.api.ROUTES`
+(like :mod:`queue_server.api_citizen`), so one declaration gives the handler and its
+OpenAPI entry. The solvers are CPU work: the roster (CP-SAT, seconds to minutes) and
+the rebalancing decision run in a thread (``asyncio.to_thread``) so the hall's event
+loop keeps calling numbers meanwhile. One roster run at a time per hall; the last
+result is kept in memory (per server process) for the roster page.
+
+Applying a recommendation is the core command :class:`~queue_server.commands.MoveClerk`
+through ``HallService.execute``, so it produces a ``clerk.moved`` event like any move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from datetime import date
+from typing import Any
+
+from pydantic import Field
+from sanic import Request
+from sanic.response import HTTPResponse
+from sanic.response import json as json_response
+
+from scheduler.export import summary
+from scheduler.rebalance import recommend_moves
+from scheduler.roster import Roster, RosterInfeasible, RosterOptions, build_roster
+from scheduler.staffing import staffing_plan
+
+from . import api
+from .api import API, ApiError, Route, _Body, _in_hall, _principal, _run, _service, parse_body
+from .commands import MoveClerk
+from .config import Hall
+
+HALL = API + "/halls/<hall:str>"
+MANAGER = ("manager",)
+MAX_REASONS = 8  # unmet requirements named in an error; the CLI lists them all
+ROSTER_WORKERS = 2  # CP-SAT search workers: the server shares its cores with the hall
+
+
+class RosterBody(_Body):
+    week: str = Field(description="the week's Monday, YYYY-MM-DD")
+    time_limit_seconds: float = Field(default=20, ge=1, le=120, description="solver time limit, 1–120 s")
+
+
+class ApplyBody(_Body):
+    clerk: str = Field(min_length=1, max_length=40)
+    to_window: int = Field(gt=0, lt=1000)
+
+
+def _parse_day(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        message = f"{name}: 日期格式应为 YYYY-MM-DD (a date YYYY-MM-DD, got {value!r})"
+        raise ApiError(422, "invalid", message, name) from None
+
+
+def _ctx(request: Request, name: str, default: Any) -> Any:
+    """Per-process state kept on ``app.ctx`` (created on first use)."""
+    ctx = request.app.ctx
+    if not hasattr(ctx, name):
+        setattr(ctx, name, default)
+    return getattr(ctx, name)
+
+
+def _manager(request: Request, hall: str) -> Any:
+    service = _service(request, hall)
+    _in_hall(_principal(request), hall)
+    return service
+
+
+# ------------------------------------------------------------------ staffing
+
+
+async def get_staffing(request: Request, hall: str) -> HTTPResponse:
+    service = _manager(request, hall)
+    value = request.args.get("date")
+    if not value:
+        raise ApiError(422, "invalid", "缺少日期参数 date=YYYY-MM-DD (date is required)", "date")
+    day = _parse_day(value, "date")
+    plan = await asyncio.to_thread(staffing_plan, service.hall, day)
+    return json_response(plan.as_dict())
+
+
+# ------------------------------------------------------------------ roster
+
+
+def roster_grid(hall: Hall, roster: Roster) -> list[dict[str, Any]]:
+    """One row per clerk: their shift, break and main window on each day of the week."""
+    rows = []
+    for clerk in hall.clerks:
+        days: dict[str, Any] = {}
+        for a in roster.for_clerk(clerk.id):
+            days[a.day.isoformat()] = {
+                "shift": a.shift,
+                "start": f"{a.start:%H:%M}",
+                "end": f"{a.end:%H:%M}",
+                "break_start": f"{a.break_start:%H:%M}" if a.break_start else None,
+                "break_end": f"{a.break_end:%H:%M}" if a.break_end else None,
+                "window": a.main_window(),
+                "paid_minutes": a.paid_minutes,
+            }
+        rows.append({"clerk": clerk.id, "name": clerk.name, "days": days})
+    return rows
+
+
+async def run_roster(request: Request, hall: str) -> HTTPResponse:
+    service = _manager(request, hall)
+    body: RosterBody = parse_body(request, RosterBody)
+    week = _parse_day(body.week, "week")
+    if week.weekday() != 0:
+        raise ApiError(422, "invalid", f"week: {week} 不是星期一，请给出一周的周一 (not a Monday)", "week")
+    running: set[str] = _ctx(request, "roster_running", set())
+    if hall in running:
+        message = "该大厅正在排班，请等待本次排班完成后再试 (a roster run is already in progress)"
+        raise ApiError(409, "roster_running", message)
+    running.add(hall)
+    try:
+        opts = RosterOptions(time_limit=body.time_limit_seconds, workers=ROSTER_WORKERS)
+        try:
+            roster = await asyncio.to_thread(build_roster, service.hall, week, opts)
+        except RosterInfeasible as exc:
+            reasons = exc.reasons[:MAX_REASONS]
+            more = len(exc.reasons) - len(reasons)
+            if more:
+                reasons.append(f"……另有 {more} 项 (and {more} more)")
+            message = "无法排班 (no roster meets the requirements): " + "；".join(reasons)
+            raise ApiError(422, "roster_infeasible", message) from None
+    finally:
+        running.discard(hall)
+    h: Hall = service.hall
+    result = summary(roster) | {
+        "days": [d.isoformat() for d in roster.days],
+        "shift_names": {s.id: s.name for s in h.roster.shifts},
+        "grid": roster_grid(h, roster),
+        "assignments": len(roster.assignments),
+    }
+    _ctx(request, "rosters", {})[hall] = result
+    return json_response(result)
+
+
+async def get_roster(request: Request, hall: str) -> HTTPResponse:
+    _manager(request, hall)
+    result = _ctx(request, "rosters", {}).get(hall)
+    if result is None:
+        raise ApiError(404, "no_roster", "尚未排班，请先提交排班 (no roster has been run yet)")
+    return json_response(result)
+
+
+# ------------------------------------------------------------------ rebalancing
+
+
+async def get_rebalance(request: Request, hall: str) -> HTTPResponse:
+    service = _manager(request, hall)
+    await service.catch_up()
+    state = copy.deepcopy(service.state)  # the thread reads a still picture of the hall
+    plan = await asyncio.to_thread(recommend_moves, service.hall, state, service.clock.now())
+    return json_response(
+        {
+            "recommendations": [r.as_dict() for r in plan.recommendations],
+            "mean_wait_before": round(plan.mean_wait_before, 1),
+            "mean_wait_after": round(plan.mean_wait_after, 1),
+            "note": plan.note,
+        }
+    )
+
+
+async def apply_move(request: Request, hall: str) -> HTTPResponse:
+    service = _manager(request, hall)
+    body: ApplyBody = parse_body(request, ApplyBody)
+    return await _run(request, service, MoveClerk(body.clerk, body.to_window))
+
+
+ROUTES_SCHEDULER: list[Route] = [
+    Route(
+        "GET",
+        HALL + "/staffing",
+        get_staffing,
+        "人员需求测算 Staffing needs per category and interval",
+        roles=MANAGER,
+        tag="scheduling",
+        params={"date": "YYYY-MM-DD"},
+    ),
+    Route(
+        "POST",
+        HALL + "/roster",
+        run_roster,
+        "周排班（CP-SAT） Solve the week's roster",
+        roles=MANAGER,
+        body=RosterBody,
+        tag="scheduling",
+    ),
+    Route("GET", HALL + "/roster", get_roster, "最近一次排班结果 The last roster", roles=MANAGER, tag="scheduling"),
+    Route(
+        "GET",
+        HALL + "/rebalance",
+        get_rebalance,
+        "动态调岗建议 Rebalancing recommendations",
+        roles=MANAGER,
+        tag="scheduling",
+    ),
+    Route(
+        "POST",
+        HALL + "/rebalance/apply",
+        apply_move,
+        "采纳调岗建议 Apply a move (clerk.moved)",
+        roles=MANAGER,
+        body=ApplyBody,
+        tag="scheduling",
+    ),
+]
+
+api.ROUTES += [r for r in ROUTES_SCHEDULER if r not in api.ROUTES]
