@@ -1,0 +1,157 @@
+/* hallq — one live feed per page: a WebSocket that resumes where it left off.
+ *
+ * HallqFeed.connect(path, handlers) opens ws(s)://<host><path>&after=<last seq>. The server
+ * answers a new client with a snapshot, and a returning one with exactly the events it
+ * missed (each marked replay) followed by a sync — so a board that lost its connection for a
+ * minute still shows every call made meanwhile. Reconnects back off exponentially (0.5 s to
+ * 8 s, with jitter). The element #conn shows 已连接 / 正在重连….
+ *
+ * handlers: snapshot(msg), event(msg), status(msg), sync(msg), open(), down(), refused(code, reason)
+ */
+(function () {
+  "use strict";
+  var MIN_DELAY = 500, MAX_DELAY = 8000;
+
+  function indicator(state) {
+    var el = document.getElementById("conn");
+    if (!el) return;
+    el.className = "conn conn-" + state;
+    el.setAttribute("data-state", state);
+    el.innerHTML = state === "ok" ? I18n.both("● 已连接", "● Connected")
+      : state === "refused" ? I18n.both("● 无权访问", "● Refused")
+      : I18n.both("● 正在重连…", "● Reconnecting…");
+  }
+
+  function connect(path, handlers) {
+    var feed = { lastSeq: null, socket: null, closed: false, attempts: 0, messages: 0 };
+    var timer = null;
+
+    function url() {
+      var proto = location.protocol === "https:" ? "wss:" : "ws:";
+      var sep = path.indexOf("?") >= 0 ? "&" : "?";
+      var after = feed.lastSeq === null ? "" : sep + "after=" + feed.lastSeq;
+      return proto + "//" + location.host + path + after;
+    }
+
+    function call(name, arg) {
+      if (handlers[name]) {
+        try { handlers[name](arg); } catch (err) { console.error("hallq feed handler " + name, err); }
+      }
+    }
+
+    function schedule() {
+      if (feed.closed) return;
+      var delay = Math.min(MAX_DELAY, MIN_DELAY * Math.pow(2, feed.attempts));
+      feed.attempts += 1;
+      timer = setTimeout(open, delay * (0.75 + Math.random() * 0.5));
+    }
+
+    function open() {
+      timer = null;
+      var ws;
+      try { ws = new WebSocket(url()); } catch (e) { indicator("down"); schedule(); return; }
+      feed.socket = ws;
+      ws.onopen = function () { feed.attempts = 0; indicator("ok"); call("open"); };
+      ws.onmessage = function (ev) {
+        var msg;
+        try { msg = JSON.parse(ev.data); } catch (e) { return; }
+        feed.messages += 1;
+        // ping carries the hall's seq, but a filtered feed may not have seen every event up to it:
+        // resume only from what this connection actually delivered.
+        if (msg.type !== "ping" && typeof msg.seq === "number" && (feed.lastSeq === null || msg.seq > feed.lastSeq)) {
+          feed.lastSeq = msg.seq;
+        }
+        if (msg.type === "snapshot") call("snapshot", msg);
+        else if (msg.type === "event") call("event", msg);
+        else if (msg.type === "status") call("status", msg);
+        else if (msg.type === "sync") call("sync", msg);
+      };
+      ws.onclose = function (ev) {
+        feed.socket = null;
+        if (feed.closed) return;
+        if (ev.code >= 4400 && ev.code < 4500) {  // 4401 login required, 4403 forbidden, 4404 unknown
+          indicator("refused");
+          call("refused", { code: ev.code, reason: ev.reason });
+          return;
+        }
+        indicator("down");
+        call("down");
+        schedule();
+      };
+      ws.onerror = function () { /* onclose follows and reconnects */ };
+    }
+
+    feed.close = function () {
+      feed.closed = true;
+      if (timer) clearTimeout(timer);
+      if (feed.socket) feed.socket.close();
+    };
+    indicator("down");
+    open();
+    return feed;
+  }
+
+  /* JSON over HTTP with the API's error shape: resolves {ok, status, body}. */
+  function api(method, path, body, opts) {
+    opts = opts || {};
+    var headers = { "Accept": "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (opts.token) headers["Authorization"] = "Bearer " + opts.token;
+    if (opts.key) headers["Idempotency-Key"] = opts.key;
+    return fetch(path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body) })
+      .then(function (resp) {
+        return resp.text().then(function (text) {
+          var parsed = null;
+          try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = { error: { message: text } }; }
+          return { ok: resp.ok, status: resp.status, body: parsed };
+        });
+      }, function () {
+        return { ok: false, status: 0, body: { error: { code: "offline", message: "无法连接服务器，请稍后再试 (cannot reach the server)" } } };
+      });
+  }
+
+  /* An error message from the API, split into its Chinese and English halves. */
+  function errorText(result) {
+    var msg = (result.body && result.body.error && result.body.error.message) || "操作失败 (failed)";
+    var m = /^(.*?)\s*\((.*)\)\s*$/.exec(msg);
+    return m ? { zh: m[1], en: m[2], code: result.body.error.code } : { zh: msg, en: msg, code: (result.body && result.body.error || {}).code };
+  }
+
+  function newKey() {
+    var bytes = new Uint8Array(12);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Date.now().toString(36) + "-" + Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function pageData() {
+    return {
+      info: JSON.parse(document.getElementById("hall-info").textContent),
+      page: JSON.parse(document.getElementById("page-data").textContent)
+    };
+  }
+
+  /* The manager pages' login form (#login, #user, #password, #login-error): a session kept per hall in
+     sessionStorage under ``storeKey``; ``start(token)`` runs once logged in (at once when a session exists). */
+  function managerLogin(hallId, storeKey, start) {
+    document.getElementById("login").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var user = document.getElementById("user").value.trim(), password = document.getElementById("password").value;
+      api("POST", "/api/v1/auth/login", { user: user, password: password, hall: hallId }).then(function (r) {
+        if (!r.ok || r.body.role !== "manager") {
+          var e = r.ok ? { zh: "该账号不是管理人员", en: "not a manager account" } : errorText(r);
+          var box = document.getElementById("login-error");
+          box.hidden = false;
+          box.innerHTML = I18n.both(e.zh, e.en);
+          return;
+        }
+        sessionStorage.setItem(storeKey + hallId, r.body.token);
+        start(r.body.token);
+      });
+    });
+    var saved = sessionStorage.getItem(storeKey + hallId);
+    if (saved) start(saved);
+  }
+
+  window.HallqFeed = { connect: connect, api: api, errorText: errorText, newKey: newKey, pageData: pageData, indicator: indicator,
+                       managerLogin: managerLogin };
+})();
