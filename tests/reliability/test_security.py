@@ -1,0 +1,160 @@
+"""Security: roles on every endpoint and feed, hashed passwords, expiring tokens, rate limits, no personal data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from queue_server.api import ROUTES
+from queue_server.auth import Authority, verify_password
+from queue_server.config import load_config
+from tests.conftest import ROOT
+from tests.server.conftest import HALL, SECRET, write_test_config
+
+ACTOR = re.compile(r"^((kiosk|display|pad|clerk|manager):[A-Za-z0-9_-]+|citizen|system)$")
+
+
+def _concrete(path: str) -> str:
+    return (path.replace("<hall:str>", "demo").replace("<window:int>", "16").replace("<ticket:str>", "20261123-L001")
+            .replace("<clerk:str>", "c16"))
+
+
+def test_every_endpoint_refuses_the_wrong_role(server, tokens):
+    board = tokens.device("board-1")
+    clerk = tokens.login("c17")  # logged in, but at no window
+    checked = 0
+    for route in ROUTES:
+        if not route.roles:
+            continue
+        path = _concrete(route.path)
+        body = {"category": "tax"} if route.path.endswith("/tickets") else {}
+        anonymous = server.request(route.method, path, body if route.method == "POST" else None)
+        if "citizen" not in route.roles:
+            assert anonymous.status == 401, (route.method, path, anonymous.body)
+        wrong = server.request(route.method, path, body if route.method == "POST" else None, token=board)
+        assert wrong.status == 403, (route.method, path, wrong.body)
+        if "clerk" in route.roles and "/windows/" in route.path and not route.path.endswith("/open"):
+            other = server.request(route.method, path, body, token=clerk)
+            assert other.status == 403 and other.error["field"] == "window", (path, other.body)
+        checked += 1
+    assert checked >= 15
+    assert server.get(f"{HALL}/snapshot").body["seq"] == 0  # nothing refused was stored
+
+
+def test_staff_feeds_refuse_devices_and_citizens(server, tokens):
+    async def code(url):
+        async with connect(url) as ws:
+            with pytest.raises(ConnectionClosed) as info:
+                await asyncio.wait_for(ws.recv(), 5)
+            return info.value.rcvd.code
+
+    async def scenario():
+        for feed in ("/ws/manager", "/ws/console/16"):
+            assert await code(f"{server.ws}{feed}") == 4401
+            assert await code(f"{server.ws}{feed}?token={tokens.device('board-1')}") == 4403
+            assert await code(f"{server.ws}{feed}?token={tokens.kiosk}") == 4403
+
+    asyncio.run(scenario())
+
+
+def test_passwords_are_only_stored_hashed(tmp_path):
+    dep = load_config(ROOT / "config.yaml")
+    for user in dep.auth.users:
+        assert user.password_hash.startswith("scrypt$")
+        assert "hallq-demo" not in user.password_hash
+    assert verify_password("hallq-demo", dep.auth.users[0].password_hash)
+    assert not verify_password("hallq-dem0", dep.auth.users[0].password_hash)
+
+
+def test_session_tokens_expire_and_cannot_be_forged():
+    dep = load_config(ROOT / "config.yaml")
+    authority = Authority(dep, SECRET.encode())
+    token, principal = authority.login("admin", "hallq-demo", None)
+    assert authority.principal(token) == principal
+
+    class Yesterday(TimestampSigner):
+        def get_timestamp(self) -> int:  # a token signed a day ago, past the 600-minute session
+            return int(time.time()) - 24 * 3600
+
+    stale = URLSafeTimedSerializer(SECRET.encode(), salt="hallq-session", signer=Yesterday).dumps(
+        {"r": "manager", "i": "admin", "h": None}
+    )
+    assert authority.principal(stale) is None
+    forged = URLSafeTimedSerializer(b"another secret", salt="hallq-session").dumps({"r": "manager", "i": "admin"})
+    assert authority.principal(forged) is None
+    assert authority.principal("dev.kiosk-1." + "A" * 32) is None
+
+
+def test_kiosk_rate_limit_holds(server_factory, tokens_for, tmp_path):
+    config = write_test_config(tmp_path, auth={
+        **load_config(ROOT / "config.yaml").auth.model_dump(mode="json"),
+        "rate_limits": {"tickets_per_device_per_minute": 5, "tickets_per_phone_per_day": 3,
+                        "tickets_per_address_per_hour": 20},
+    })
+    server = server_factory(config=config)
+    tokens = tokens_for(server)
+    statuses = [server.post(f"{HALL}/tickets", {"category": "tax"}, token=tokens.kiosk).status for _ in range(7)]
+    assert statuses == [201] * 5 + [429] * 2
+    # another kiosk is not affected
+    assert server.post(f"{HALL}/tickets", {"category": "tax"}, token=tokens.device("kiosk-2")).status == 201
+
+
+def test_no_public_payload_or_stored_event_carries_personal_data(server, tokens):
+    phones = ["13812345678", "13987654321", "15011112222"]
+    manager = tokens.login("admin")
+    clerk = tokens.login("c16")
+    server.post(f"{HALL}/windows/16/open", token=clerk)
+    collected: list[str] = []
+
+    async def watch(url, until_seq):
+        async with connect(url) as ws:
+            while True:
+                raw = await asyncio.wait_for(ws.recv(), 10)
+                collected.append(raw)
+                msg = json.loads(raw)
+                if msg.get("seq", 0) >= until_seq and msg["type"] in ("event", "status", "snapshot"):
+                    return
+
+    tickets = []
+    for phone in phones:
+        resp = server.post(f"{HALL}/tickets", {"category": "tax", "channel": "phone", "phone": phone})
+        assert resp.status == 201
+        tickets.append(resp.body)
+        # on arrival the citizen checks the phone ticket in at a kiosk (by phone number)
+        assert server.post(f"{HALL}/checkin", {"phone": phone}, token=tokens.kiosk).status in (200, 201)
+    server.post(f"{HALL}/windows/16/call-next", token=clerk)
+    server.post(f"{HALL}/windows/16/start", token=clerk)
+    server.post(f"{HALL}/windows/16/finish", token=clerk)
+    last = server.get(f"{HALL}/snapshot").body["seq"]
+    rated = server.post(f"{HALL}/tickets/{tickets[0]['ticket']}/rating",  # the citizen types their number in
+                        {"level": 1, "reason": f"等了很久，请回电 {phones[0]}", "token": tickets[0]["token"]})
+    assert rated.status == 200
+
+    async def scenario():
+        await asyncio.gather(
+            watch(f"{server.ws}/ws/hall?hall=demo&after=0", last),
+            watch(f"{server.ws}/ws/window/16?hall=demo&after=0", last),
+            watch(f"{server.ws}/ws/ticket/{tickets[1]['ticket']}?hall=demo", last),
+        )
+
+    asyncio.run(scenario())
+    public = [json.dumps(server.get(f"{HALL}/snapshot").body, ensure_ascii=False),
+              json.dumps(server.get(f"{HALL}").body, ensure_ascii=False)]
+    public += [json.dumps(server.get(f"{HALL}/tickets/{t['ticket']}").body, ensure_ascii=False) for t in tickets]
+    events = server.get(f"{HALL}/events?after=0", token=manager).body["events"]
+    journal = (server.config.parent / "data" / "demo.journal").read_text(encoding="utf-8")
+    for text in [*public, *collected, json.dumps(events, ensure_ascii=False), journal]:
+        for phone in phones:
+            assert phone not in text
+            assert phone[3:7] not in text  # not even the masked-out middle digits
+    assert events[-1]["data"]["reason"] == "等了很久，请回电 138****78"
+    assert all(ACTOR.match(e["actor"]) for e in events)
+    assert [e["actor"] for e in events[:1]] == ["clerk:c16"]
+    assert {e["actor"] for e in events if e["type"] == "ticket.issued"} == {"citizen"}
