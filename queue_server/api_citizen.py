@@ -18,6 +18,7 @@ from sanic.response import json as json_response
 
 from . import api, appointments, reports
 from .api import API, ApiError, Route, _Body, _idempotency_key, _in_hall, _principal, _run, _service, parse_body
+from .auth import tokens_equal
 from .commands import (
     AdvanceFollowUp,
     AppealRating,
@@ -177,7 +178,7 @@ def _booking_access(request: Request, hall: str, code: str, token: str | None) -
         _in_hall(principal, hall)
         return
     authority = request.app.ctx.authority
-    if token and authority.booking_token(hall, code.upper()) == token:
+    if token and tokens_equal(authority.booking_token(hall, code.upper()), token):
         return
     raise ApiError(403, "forbidden", "需要预约时给出的凭证 (the booking's token is required)", "token")
 

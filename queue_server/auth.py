@@ -53,6 +53,11 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(expected, got)
 
 
+def tokens_equal(expected: str, given: str) -> bool:
+    """Constant-time comparison of two tokens; any text (also non-ASCII) is simply unequal, never an error."""
+    return hmac.compare_digest(expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass"))
+
+
 def load_secret(data_dir: str | Path) -> bytes:
     env = os.environ.get("HALLQ_SECRET")
     if env:
@@ -111,7 +116,7 @@ class Authority:
         return self._derive("ticket", f"{hall}/{ticket_id}", 16)
 
     def check_ticket_token(self, hall: str, ticket_id: str, token: str) -> bool:
-        return hmac.compare_digest(self.ticket_token(hall, ticket_id), token)
+        return tokens_equal(self.ticket_token(hall, ticket_id), token)
 
     def phone_key(self, phone: str) -> str:
         """A keyed hash of a phone number, for per-phone limits without keeping the number."""
@@ -145,7 +150,7 @@ class Authority:
             return None
         if token.startswith("dev."):
             _, device_id, _mac = [*token.split(".", 2), "", ""][:3]
-            if not hmac.compare_digest(token, self.device_token(device_id)):
+            if not tokens_equal(self.device_token(device_id), token):
                 return None
             for device in self.deployment.auth.devices:
                 if device.id == device_id:

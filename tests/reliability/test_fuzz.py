@@ -7,6 +7,7 @@ and a broken configuration is a ConfigError naming a field — never a traceback
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,8 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+# HALLQ_FUZZ_EXAMPLES=500 for a deeper run than the test command's default
+@settings(max_examples=int(os.environ.get("HALLQ_FUZZ_EXAMPLES", "25")), deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_request_gets_a_500_or_half_applies(case, fuzz_server):
     server, manager = fuzz_server
     if case.path_parameters and "hall" in case.path_parameters:

@@ -190,6 +190,10 @@ def test_roles_are_checked_on_every_endpoint(server, tokens):
     # cancelling needs the ticket's own token
     wrong = server.post(f"{HALL}/tickets/{ticket['ticket']}/cancel", {"token": "0" * 16})
     assert wrong.status == 403
+    # non-ASCII tokens (the fuzzer once sent "\x80") are wrong tokens too, not a server error
+    for junk in ("\x80", "号码", "dev.kiosk-1.\x80"):
+        assert server.post(f"{HALL}/tickets/{ticket['ticket']}/cancel", {"token": junk}).status == 403
+    assert server.get(f"{HALL}/events", token="dev.kiosk-1.\x80").status == 401
     right = server.post(f"{HALL}/tickets/{ticket['ticket']}/cancel", {"token": ticket["token"]})
     assert right.status == 200 and right.body["event"] == "ticket.cancelled"
     # a wrong password is refused
