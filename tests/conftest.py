@@ -7,13 +7,14 @@ any Redis already running on the machine alone.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,26 @@ ROOT = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Asia/Shanghai")
 # Monday 2026-11-23 09:00 in the hall's time zone: the hall has just opened.
 MONDAY_9AM = datetime(2026, 11, 23, 9, 0, tzinfo=TZ).timestamp()
+
+
+def _live_zone() -> str:
+    """A fixed-offset zone in which the wall clock reads about noon while the suite runs.
+
+    Servers under test run on the real clock in a hall open 00:00–23:59; in the hall's own
+    zone a run near midnight would see the hall close and the day roll over mid-test. The
+    test halls therefore take a zone where it is midday now (``HALLQ_TEST_LOCAL_HOUR`` picks
+    another hour, e.g. 23.7 to check the behaviour around closing time).
+    """
+    target = float(os.environ.get("HALLQ_TEST_LOCAL_HOUR", "12"))
+    now = datetime.now(UTC)
+    offset = round(target - (now.hour + now.minute / 60))
+    offset = (offset + 12) % 24 - 12  # Etc zones span UTC-12 … UTC+14
+    return "Etc/UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-8 is UTC+8
+
+
+# The time zone of the halls that test servers run on the wall clock (see write_test_config).
+LIVE_TZ_NAME = _live_zone()
+LIVE_TZ = ZoneInfo(LIVE_TZ_NAME)
 
 
 def free_port() -> int:

@@ -2,6 +2,8 @@
 "use strict";
 const Q = (() => {
   const hall = document.body.dataset.hall;
+  // times are shown in the hall's own time zone (config `timezone`), whatever the device's setting
+  const timeZone = document.body.dataset.timezone || "Asia/Shanghai";
   const params = new URLSearchParams(location.search);
   const base = `/api/v1/halls/${encodeURIComponent(hall)}`;
   const $ = (id) => document.getElementById(id);
@@ -34,7 +36,7 @@ const Q = (() => {
 
   function clock(epoch) {
     const d = new Date(epoch * 1000);
-    return d.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: "Asia/Shanghai" });
+    return d.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone });
   }
 
   function cell(value) {

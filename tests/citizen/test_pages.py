@@ -48,6 +48,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    # the device's zone may differ from the hall's (tests.conftest.LIVE_TZ): pages show the hall's time
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
     pg = context.new_page()
     pg.set_default_timeout(10_000)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import yaml
 from playwright.sync_api import Page, expect
 
-from tests.conftest import TZ
+from tests.conftest import LIVE_TZ
 from tests.pages.conftest import HALL, keep_for_docs, open_window, screenshot, take, tokens_for
 from tests.server.conftest import write_test_config
 
@@ -18,7 +18,7 @@ def choose(page: Page, zone: str, category: str) -> None:
 
 
 def test_a_closed_hall_says_so(page: Page, server_factory, tmp_path):
-    today = datetime.now(TZ).date()
+    today = datetime.now(LIVE_TZ).date()
     holidays = [today + timedelta(days=d) for d in (-1, 0, 1)]  # whatever the hour, the hall is closed
     hours = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "open": "00:00", "close": "23:59",
              "holidays": [d.isoformat() for d in holidays]}

@@ -44,9 +44,12 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory):
     server.stop()
 
 
-@schema.parametrize()
 # HALLQ_FUZZ_EXAMPLES=500 for a deeper run than the test command's default
-@settings(max_examples=int(os.environ.get("HALLQ_FUZZ_EXAMPLES", "25")), deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ_EXAMPLES = int(os.environ.get("HALLQ_FUZZ_EXAMPLES", "25"))
+
+
+@schema.parametrize()
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_request_gets_a_500_or_half_applies(case, fuzz_server):
     server, manager = fuzz_server
     if case.path_parameters and "hall" in case.path_parameters:

@@ -24,7 +24,7 @@ import yaml
 
 from queue_server.auth import Authority
 from queue_server.config import load_config
-from tests.conftest import ROOT, free_port
+from tests.conftest import LIVE_TZ_NAME, ROOT, free_port
 
 SECRET = "test-secret-not-for-production"
 
@@ -33,6 +33,7 @@ def write_test_config(directory: Path, **overrides: Any) -> Path:
     raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     raw["hours"] = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "open": "00:00", "close": "23:59"}
     raw.pop("demand", None)
+    raw["timezone"] = LIVE_TZ_NAME  # midday now, whatever the hour of the run (tests.conftest._live_zone)
     raw["storage"] = {"data_dir": str(directory / "data"), "fsync": "everysec"}
     # the live twin only where a test asks for it (``simulation={...}``): it costs CPU
     raw["simulation"] = {**raw.get("simulation", {}), "live_twin": {"enabled": False}}
