@@ -21,6 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConfigError, ConfigIssue
 
+
+class Invalid(ValueError):
+    """A validator's refusal in both languages; ``str()`` is the English (pydantic's message)."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.zh = zh
+
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")]
@@ -40,7 +49,7 @@ def _parse_hhmm(value: Any) -> time:
         hh, mm = (int(p) for p in value.split(":"))
         if hh < 24 and mm < 60:
             return time(hh, mm)
-    raise ValueError(f"expected a time of day like '09:00', got {value!r}")
+    raise Invalid(f"应为时刻，如 '09:00'，而不是 {value!r}", f"expected a time of day like '09:00', got {value!r}")
 
 
 class Period(_Model):
@@ -54,7 +63,10 @@ class Period(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> Period:
         if self.end <= self.start:
-            raise ValueError(f"end {self.end:%H:%M} must be after start {self.start:%H:%M}")
+            raise Invalid(
+                f"结束 {self.end:%H:%M} 须晚于开始 {self.start:%H:%M}",
+                f"end {self.end:%H:%M} must be after start {self.start:%H:%M}",
+            )
         return self
 
 
@@ -77,9 +89,12 @@ class Hours(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> Hours:
         if self.close <= self.open:
-            raise ValueError(f"close {self.close:%H:%M} must be after open {self.open:%H:%M}")
+            raise Invalid(
+                f"关门 {self.close:%H:%M} 须晚于开门 {self.open:%H:%M}",
+                f"close {self.close:%H:%M} must be after open {self.open:%H:%M}",
+            )
         if self.lunch and not (self.open < self.lunch.start and self.lunch.end < self.close):
-            raise ValueError("lunch must lie inside the opening hours")
+            raise Invalid("午休须在办公时间之内", "lunch must lie inside the opening hours")
         return self
 
     def is_working_day(self, day: date) -> bool:
@@ -143,9 +158,9 @@ class ServiceTime(_Model):
     @model_validator(mode="after")
     def _shape(self) -> ServiceTime:
         if self.distribution in ("lognormal", "gamma") and self.sd <= 0:
-            raise ValueError(f"{self.distribution} needs sd > 0")
+            raise Invalid(f"{self.distribution} 分布需要 sd > 0", f"{self.distribution} needs sd > 0")
         if self.distribution == "uniform" and (self.low is None or self.high is None or self.low >= self.high):
-            raise ValueError("uniform needs low < high")
+            raise Invalid("均匀分布需要 low < high", "uniform needs low < high")
         return self
 
 
@@ -215,11 +230,13 @@ class Unavailability(_Model):
     @model_validator(mode="after")
     def _which(self) -> Unavailability:
         if (self.day is None) == (self.weekday is None):
-            raise ValueError("give either day (a date) or weekday")
+            raise Invalid("须给出 day（日期）或 weekday 之一", "give either day (a date) or weekday")
         if (self.start is None) != (self.end is None):
-            raise ValueError("start and end go together (or neither, for the whole day)")
+            raise Invalid(
+                "start 与 end 须同时给出（都不给表示全天）", "start and end go together (or neither, for the whole day)"
+            )
         if self.start is not None and self.end is not None and self.end <= self.start:
-            raise ValueError("end must be after start")
+            raise Invalid("结束须晚于开始", "end must be after start")
         return self
 
     def covers(self, day: date, start: time, end: time) -> bool:
@@ -259,7 +276,10 @@ class Clerk(_Model):
     def _factors(cls, skills: dict[str, float]) -> dict[str, float]:
         for cat, factor in skills.items():
             if not 0.1 <= factor <= 3:
-                raise ValueError(f"proficiency of {cat!r} must be between 0.1 and 3, got {factor}")
+                raise Invalid(
+                    f"{cat!r} 的熟练度须在 0.1 到 3 之间，而不是 {factor}",
+                    f"proficiency of {cat!r} must be between 0.1 and 3, got {factor}",
+                )
         return skills
 
 
@@ -303,9 +323,13 @@ class Announcements(_Model):
         names = set(re.findall(r"{(\w*)}", text))
         unknown = names - {"ticket", "window"}
         if unknown:
-            raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}; use {{ticket}} and {{window}}")
+            first = sorted(unknown)[0]
+            raise Invalid(
+                f"未知占位符 {{{first}}}，请用 {{ticket}} 和 {{window}}",
+                f"unknown placeholder {{{first}}}; use {{ticket}} and {{window}}",
+            )
         if "ticket" not in names:
-            raise ValueError("the text must contain {ticket}")
+            raise Invalid("文本须包含 {ticket}", "the text must contain {ticket}")
         return text
 
 
@@ -363,6 +387,8 @@ class FollowUps(_Model):
 
     due_working_days: int = Field(default=15, ge=1, le=60)
     owner: str = Field(default="admin", min_length=1, max_length=40)  # the default owner (a manager id)
+
+
 class ShiftTemplate(_Model):
     """A shift clerks may work (班次), e.g. 全天 09:00–17:00 with a 60-minute lunch break.
 
@@ -384,15 +410,18 @@ class ShiftTemplate(_Model):
     @model_validator(mode="after")
     def _fits(self) -> ShiftTemplate:
         if self.end <= self.start:
-            raise ValueError(f"end {self.end:%H:%M} must be after start {self.start:%H:%M}")
+            raise Invalid(
+                f"结束 {self.end:%H:%M} 须晚于开始 {self.start:%H:%M}",
+                f"end {self.end:%H:%M} must be after start {self.start:%H:%M}",
+            )
         if self.break_minutes and self.break_window is None:
-            raise ValueError("a break needs a break_window")
+            raise Invalid("有休息时长就须给出 break_window", "a break needs a break_window")
         if self.break_window is not None:
             w = self.break_window
             if not (self.start <= w.start and w.end <= self.end):
-                raise ValueError("break_window must lie inside the shift")
+                raise Invalid("break_window 须在班次之内", "break_window must lie inside the shift")
             if _minutes(w.end) - _minutes(w.start) < self.break_minutes:
-                raise ValueError("break_window is shorter than break_minutes")
+                raise Invalid("break_window 短于 break_minutes", "break_window is shorter than break_minutes")
         return self
 
     def paid_minutes(self) -> int:
@@ -498,9 +527,12 @@ class SimulationSettings(_Model):
     @model_validator(mode="after")
     def _shares(self) -> SimulationSettings:
         if any(v < 0 for v in self.priority_share.values()):
-            raise ValueError("priority_share values must be >= 0")
+            raise Invalid("priority_share 的值须 ≥ 0", "priority_share values must be >= 0")
         if sum(self.priority_share.values()) + self.appointment_share > 1 + 1e-9:
-            raise ValueError("priority_share plus appointment_share add up to more than 1")
+            raise Invalid(
+                "priority_share 与 appointment_share 之和超过 1",
+                "priority_share plus appointment_share add up to more than 1",
+            )
         return self
 
 
@@ -536,7 +568,7 @@ class Hall(_Model):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+            raise Invalid(f"未知时区 {value!r}", f"unknown time zone {value!r}") from exc
         return value
 
     # Lookups used everywhere; cheap enough to compute on demand.
@@ -680,7 +712,9 @@ def _check_references(dep: Deployment) -> list[ConfigIssue]:
         seen: set[Any] = set()
         for i, v in enumerate(values):
             if v in seen:
-                issues.append(ConfigIssue(f"{path}[{i}]", f"duplicate {what} {v!r}"))
+                issues.append(
+                    ConfigIssue(f"{path}[{i}]", f"duplicate {what} {v!r}", f"重复的{WHAT_ZH.get(what, what)} {v!r}")
+                )
             seen.add(v)
 
     dupes("halls", [h.id for h in dep.halls], "hall id")
@@ -689,18 +723,34 @@ def _check_references(dep: Deployment) -> list[ConfigIssue]:
     dupes("auth.devices", [d.id for d in dep.auth.devices], "device id")
     for i, user in enumerate(dep.auth.users):
         if user.hall is not None and user.hall not in hall_ids:
-            issues.append(ConfigIssue(f"auth.users[{i}].hall", f"unknown hall {user.hall!r}"))
+            issues.append(
+                ConfigIssue(f"auth.users[{i}].hall", f"unknown hall {user.hall!r}", f"未知大厅 {user.hall!r}")
+            )
         elif user.role == "clerk":
             if user.hall is None and len(dep.halls) > 1:
-                issues.append(ConfigIssue(f"auth.users[{i}].hall", "a clerk belongs to one hall; name it"))
+                issues.append(
+                    ConfigIssue(
+                        f"auth.users[{i}].hall", "a clerk belongs to one hall; name it", "窗口人员属于一个大厅，请写明"
+                    )
+                )
             hall = dep.hall(user.hall) if user.hall else dep.halls[0]
             if hall.clerks and user.id not in {c.id for c in hall.clerks}:
-                issues.append(ConfigIssue(f"auth.users[{i}].id", f"no clerk {user.id!r} in hall {hall.id!r}"))
+                issues.append(
+                    ConfigIssue(
+                        f"auth.users[{i}].id",
+                        f"no clerk {user.id!r} in hall {hall.id!r}",
+                        f"大厅 {hall.id!r} 没有人员 {user.id!r}",
+                    )
+                )
     for i, device in enumerate(dep.auth.devices):
         if device.hall not in hall_ids:
-            issues.append(ConfigIssue(f"auth.devices[{i}].hall", f"unknown hall {device.hall!r}"))
+            issues.append(
+                ConfigIssue(f"auth.devices[{i}].hall", f"unknown hall {device.hall!r}", f"未知大厅 {device.hall!r}")
+            )
         elif device.window is not None and device.window not in {w.number for w in dep.hall(device.hall).windows}:
-            issues.append(ConfigIssue(f"auth.devices[{i}].window", f"unknown window {device.window}"))
+            issues.append(
+                ConfigIssue(f"auth.devices[{i}].window", f"unknown window {device.window}", f"未知窗口 {device.window}")
+            )
     for h_i, hall in enumerate(dep.halls):
         p = f"halls[{h_i}]" if len(dep.halls) > 1 else ""
 
@@ -719,77 +769,129 @@ def _check_references(dep: Deployment) -> list[ConfigIssue]:
         dupes(at("priority_groups"), [g.id for g in hall.priority_groups], "priority group id")
         for i, cat in enumerate(hall.categories):
             if cat.zone not in zones:
-                issues.append(ConfigIssue(at(f"categories[{i}].zone"), f"unknown zone {cat.zone!r}"))
+                issues.append(
+                    ConfigIssue(at(f"categories[{i}].zone"), f"unknown zone {cat.zone!r}", f"未知分区 {cat.zone!r}")
+                )
             for j, step in enumerate(cat.journey):
                 if step.category not in cats:
                     issues.append(
-                        ConfigIssue(at(f"categories[{i}].journey[{j}].category"), f"unknown category {step.category!r}")
+                        ConfigIssue(
+                            at(f"categories[{i}].journey[{j}].category"),
+                            f"unknown category {step.category!r}",
+                            f"未知事项 {step.category!r}",
+                        )
                     )
             if sum(s.probability for s in cat.journey) > 1 + 1e-9:
-                issues.append(ConfigIssue(at(f"categories[{i}].journey"), "probabilities add up to more than 1"))
+                issues.append(
+                    ConfigIssue(at(f"categories[{i}].journey"), "probabilities add up to more than 1", "概率之和超过 1")
+                )
             if hall.demand and cat.arrival_shape and len(cat.arrival_shape) != len(hall.demand.shape):
                 issues.append(
                     ConfigIssue(
                         at(f"categories[{i}].arrival_shape"),
                         f"has {len(cat.arrival_shape)} intervals, demand.shape has {len(hall.demand.shape)}",
+                        f"有 {len(cat.arrival_shape)} 个时段，demand.shape 有 {len(hall.demand.shape)} 个",
                     )
                 )
         managers = {u.id for u in dep.auth.users if u.role == "manager" and u.hall in (None, hall.id)}
         if dep.auth.users and hall.followups.owner not in managers:
-            issues.append(ConfigIssue(at("followups.owner"), f"no manager {hall.followups.owner!r} in auth.users"))
+            issues.append(
+                ConfigIssue(
+                    at("followups.owner"),
+                    f"no manager {hall.followups.owner!r} in auth.users",
+                    f"auth.users 中没有管理人员 {hall.followups.owner!r}",
+                )
+            )
         for c in hall.appointments.categories or []:
             if c not in cats:
-                issues.append(ConfigIssue(at("appointments.categories"), f"unknown category {c!r}"))
+                issues.append(ConfigIssue(at("appointments.categories"), f"unknown category {c!r}", f"未知事项 {c!r}"))
         for i, wc in enumerate(hall.window_classes):
             for c in wc.categories:
                 if c not in cats:
-                    issues.append(ConfigIssue(at(f"window_classes[{i}].categories"), f"unknown category {c!r}"))
+                    issues.append(
+                        ConfigIssue(at(f"window_classes[{i}].categories"), f"unknown category {c!r}", f"未知事项 {c!r}")
+                    )
         for i, win in enumerate(hall.windows):
             if win.zone not in zones:
-                issues.append(ConfigIssue(at(f"windows[{i}].zone"), f"unknown zone {win.zone!r}"))
+                issues.append(
+                    ConfigIssue(at(f"windows[{i}].zone"), f"unknown zone {win.zone!r}", f"未知分区 {win.zone!r}")
+                )
             if win.window_class not in classes:
-                issues.append(ConfigIssue(at(f"windows[{i}].class"), f"unknown window class {win.window_class!r}"))
+                issues.append(
+                    ConfigIssue(
+                        at(f"windows[{i}].class"),
+                        f"unknown window class {win.window_class!r}",
+                        f"未知窗口类别 {win.window_class!r}",
+                    )
+                )
             elif win.categories is not None:
                 allowed = set(hall.window_class(win.window_class).categories)
                 for c in win.categories:
                     if c not in cats:
-                        issues.append(ConfigIssue(at(f"windows[{i}].categories"), f"unknown category {c!r}"))
+                        issues.append(
+                            ConfigIssue(at(f"windows[{i}].categories"), f"unknown category {c!r}", f"未知事项 {c!r}")
+                        )
                     elif c not in allowed:
                         issues.append(
                             ConfigIssue(
                                 at(f"windows[{i}].categories"),
                                 f"category {c!r} is not served by window class {win.window_class!r}",
+                                f"窗口类别 {win.window_class!r} 不办理事项 {c!r}",
                             )
                         )
         served = {c for win in hall.windows if win.window_class in classes for c in _win_cats(hall, win)}
         for i, cat in enumerate(hall.categories):
             if cat.id not in served:
-                issues.append(ConfigIssue(at(f"categories[{i}]"), f"no window serves category {cat.id!r}"))
+                issues.append(
+                    ConfigIssue(
+                        at(f"categories[{i}]"), f"no window serves category {cat.id!r}", f"没有窗口办理事项 {cat.id!r}"
+                    )
+                )
         numbers = {w.number for w in hall.windows}
         shift_ids_list = [sh.id for sh in hall.roster.shifts]
         shift_ids = set(shift_ids_list)
         for i, clerk in enumerate(hall.clerks):
             for c in clerk.skills:
                 if c not in cats:
-                    issues.append(ConfigIssue(at(f"clerks[{i}].skills"), f"unknown category {c!r}"))
+                    issues.append(ConfigIssue(at(f"clerks[{i}].skills"), f"unknown category {c!r}", f"未知事项 {c!r}"))
             if clerk.home_window is not None and clerk.home_window not in numbers:
-                issues.append(ConfigIssue(at(f"clerks[{i}].home_window"), f"unknown window {clerk.home_window}"))
+                issues.append(
+                    ConfigIssue(
+                        at(f"clerks[{i}].home_window"),
+                        f"unknown window {clerk.home_window}",
+                        f"未知窗口 {clerk.home_window}",
+                    )
+                )
             if clerk.min_hours_per_week > clerk.max_hours_per_week:
-                issues.append(ConfigIssue(at(f"clerks[{i}].min_hours_per_week"), "is above max_hours_per_week"))
+                issues.append(
+                    ConfigIssue(
+                        at(f"clerks[{i}].min_hours_per_week"), "is above max_hours_per_week", "高于 max_hours_per_week"
+                    )
+                )
             for field_name in ("shifts", "preferred_shifts"):
                 for s_id in getattr(clerk, field_name) or []:
                     if s_id not in shift_ids:
-                        issues.append(ConfigIssue(at(f"clerks[{i}].{field_name}"), f"unknown shift {s_id!r}"))
+                        issues.append(
+                            ConfigIssue(
+                                at(f"clerks[{i}].{field_name}"), f"unknown shift {s_id!r}", f"未知班次 {s_id!r}"
+                            )
+                        )
         dupes(at("roster.shifts"), list(shift_ids_list), "shift id")
         for zone_id, count in hall.roster.zone_windows.items():
             if zone_id not in zones:
-                issues.append(ConfigIssue(at(f"roster.zone_windows.{zone_id}"), f"unknown zone {zone_id!r}"))
+                issues.append(
+                    ConfigIssue(
+                        at(f"roster.zone_windows.{zone_id}"), f"unknown zone {zone_id!r}", f"未知分区 {zone_id!r}"
+                    )
+                )
             elif count < 0:
-                issues.append(ConfigIssue(at(f"roster.zone_windows.{zone_id}"), "must not be negative"))
+                issues.append(ConfigIssue(at(f"roster.zone_windows.{zone_id}"), "must not be negative", "不能为负"))
         groups = {g.id for g in hall.priority_groups}
         for g in hall.simulation.priority_share:
             if g not in groups:
-                issues.append(ConfigIssue(at("simulation.priority_share"), f"unknown priority group {g!r}"))
+                issues.append(
+                    ConfigIssue(at("simulation.priority_share"), f"unknown priority group {g!r}", f"未知优先群体 {g!r}")
+                )
         if hall.demand:
             expected = hall.intervals_per_day()
             if len(hall.demand.shape) != expected:
@@ -798,6 +900,8 @@ def _check_references(dep: Deployment) -> list[ConfigIssue]:
                         at("demand.shape"),
                         f"has {len(hall.demand.shape)} intervals; opening hours need {expected} "
                         f"of {hall.demand.interval_minutes} minutes",
+                        f"有 {len(hall.demand.shape)} 个时段；办公时间需要 {expected} 个"
+                        f" {hall.demand.interval_minutes} 分钟的时段",
                     )
                 )
     return issues
@@ -805,6 +909,74 @@ def _check_references(dep: Deployment) -> list[ConfigIssue]:
 
 def _win_cats(hall: Hall, win: Window) -> list[str]:
     return list(win.categories or hall.window_class(win.window_class).categories)
+
+
+WHAT_ZH = {
+    "hall id": "大厅编号",
+    "user id": "用户编号",
+    "device id": "设备编号",
+    "zone id": "分区编号",
+    "category id": "事项编号",
+    "ticket prefix": "票号前缀",
+    "window class id": "窗口类别编号",
+    "window number": "窗口号",
+    "clerk id": "人员编号",
+    "priority group id": "优先群体编号",
+    "shift id": "班次编号",
+}
+
+# pydantic's error types in Chinese ({…} are filled from the error's ctx)
+_PYDANTIC_ZH = {
+    "missing": "必填项缺失",
+    "extra_forbidden": "未知字段（请检查拼写）",
+    "greater_than": "须大于 {gt}",
+    "greater_than_equal": "须大于或等于 {ge}",
+    "less_than": "须小于 {lt}",
+    "less_than_equal": "须小于或等于 {le}",
+    "int_type": "须为整数",
+    "int_parsing": "须为整数",
+    "int_from_float": "须为整数",
+    "float_type": "须为数字",
+    "float_parsing": "须为数字",
+    "finite_number": "须为有限数字",
+    "bool_type": "须为 true 或 false",
+    "bool_parsing": "须为 true 或 false",
+    "string_type": "须为文本",
+    "string_too_short": "文本过短（至少 {min_length} 个字符）",
+    "string_too_long": "文本过长（至多 {max_length} 个字符）",
+    "string_pattern_mismatch": "格式不符（应匹配 {pattern}）",
+    "too_short": "至少需要 {min_length} 项",
+    "too_long": "至多 {max_length} 项",
+    "literal_error": "须为以下之一：{expected}",
+    "enum": "须为以下之一：{expected}",
+    "dict_type": "须为映射（键: 值）",
+    "list_type": "须为列表",
+    "model_type": "须为映射（键: 值）",
+    "model_attributes_type": "须为映射（键: 值）",
+    "date_type": "须为日期 YYYY-MM-DD",
+    "date_parsing": "须为日期 YYYY-MM-DD",
+    "date_from_datetime_parsing": "须为日期 YYYY-MM-DD",
+    "date_from_datetime_inexact": "须为日期 YYYY-MM-DD",
+    "time_type": "须为时刻，如 09:00",
+    "time_parsing": "须为时刻，如 09:00",
+    "none_required": "须为空",
+}
+
+
+def _zh_of(err: Any) -> str:
+    """The Chinese text of one pydantic error ("" when there is none)."""
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, Invalid):
+        return cause.zh
+    template = _PYDANTIC_ZH.get(err["type"], "")
+    ctx = {
+        k: int(v) if isinstance(v, float) and v.is_integer() else str(v).replace("' or '", "' 或 '")
+        for k, v in (err.get("ctx") or {}).items()
+    }
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError, ValueError):
+        return template.split("{")[0].rstrip("（ ：")
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -820,7 +992,14 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 def parse_config(raw: Any, source: str = "") -> Deployment:
     """Validate an already-parsed YAML document; raise :class:`ConfigError` on any problem."""
     if not isinstance(raw, dict):
-        raise ConfigError([ConfigIssue("", "the file must hold a mapping (a hall, or 'halls:')")], source)
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    "", "the file must hold a mapping (a hall, or 'halls:')", "文件须为映射（一个大厅，或 'halls:'）"
+                )
+            ],
+            source,
+        )
     single = "halls" not in raw
     doc = dict(raw)
     if single:
@@ -839,7 +1018,7 @@ def parse_config(raw: Any, source: str = "") -> Deployment:
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown field (check its spelling)"
-            issues.append(ConfigIssue(_loc(loc), msg))
+            issues.append(ConfigIssue(_loc(loc), msg, _zh_of(err)))
         raise ConfigError(issues, source) from None
     problems = _check_references(dep)
     if problems:
@@ -853,9 +1032,9 @@ def load_config(path: str | Path) -> Deployment:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([ConfigIssue("", "file not found")], str(p)) from None
+        raise ConfigError([ConfigIssue("", "file not found", "找不到文件")], str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigIssue("", f"cannot read the file: {exc}")], str(p)) from None
+        raise ConfigError([ConfigIssue("", f"cannot read the file: {exc}", "无法读取文件")], str(p)) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -864,7 +1043,7 @@ def load_config(path: str | Path) -> Deployment:
         if mark is not None:
             where = f"line {mark.line + 1}, column {mark.column + 1}"
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigIssue(where, f"not valid YAML: {problem}")], str(p)) from None
+        raise ConfigError([ConfigIssue(where, f"not valid YAML: {problem}", "不是有效的 YAML")], str(p)) from None
     dep = parse_config(raw, str(p))
     data_dir = Path(dep.storage.data_dir)
     if not data_dir.is_absolute():  # relative to the file, not to wherever the command runs

@@ -18,10 +18,16 @@ class ConfigIssue:
     """One problem in a configuration file: where (``path``) and what (``message``)."""
 
     path: str
-    message: str
+    message: str  # English
+    zh: str = ""  # Chinese, shown first
+
+    @property
+    def text(self) -> str:
+        """「中文 (English)」, or the English alone when there is no Chinese text."""
+        return f"{self.zh} ({self.message})" if self.zh else self.message
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        return f"{self.path}: {self.text}" if self.path else self.text
 
 
 class ConfigError(HallqError):

@@ -176,7 +176,7 @@ def test_appointment_and_follow_up_settings_are_validated_with_field_names():
     raw["appointments"]["walk_in_share"] = 0.3
     with pytest.raises(ConfigError) as info:
         parse_config(raw)
-    assert {str(i) for i in info.value.issues} == {
+    assert {f"{i.path}: {i.message}" for i in info.value.issues} == {
         "followups.owner: no manager 'c01' in auth.users",
         "appointments.categories: unknown category 'nope'",
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from queue_server.config import load_config, parse_config
-from queue_server.errors import ConfigError
+from queue_server.errors import ConfigError, ConfigIssue
 
 from .conftest import ROOT, example_raw, tiny_raw, write_yaml
 
@@ -38,10 +39,20 @@ def hallq(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[st
     )
 
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def english(issue: ConfigIssue) -> str:
+    """``path: message`` in English, after checking the issue also says it in Chinese (shown first)."""
+    assert CJK.search(issue.zh), f"no Chinese text for {issue}"
+    assert str(issue) == (f"{issue.path}: " if issue.path else "") + f"{issue.zh} ({issue.message})"
+    return f"{issue.path}: {issue.message}" if issue.path else issue.message
+
+
 def issues_of(raw: Any) -> list[str]:
     with pytest.raises(ConfigError) as info:
         parse_config(raw, "broken.yaml")
-    return [str(i) for i in info.value.issues]
+    return [english(i) for i in info.value.issues]
 
 
 # ------------------------------------------------------------------ the example
@@ -180,7 +191,7 @@ def test_a_file_that_is_not_a_hall(tmp_path: Path, text: str, expected: str) -> 
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value.issues[0]).startswith(expected)
+    assert english(info.value.issues[0]).startswith(expected)
     assert info.value.source == str(path)
 
 
@@ -258,8 +269,8 @@ def test_check_config_lists_every_error_and_fails(tmp_path: Path) -> None:
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
         f"配置文件有误 (configuration errors) in {path}:",
-        "  - windows[3].class: unknown window class 'nope'",
-        "  - clerks[2].skills: unknown category 'X'",
+        "  - windows[3].class: 未知窗口类别 'nope' (unknown window class 'nope')",
+        "  - clerks[2].skills: 未知事项 'X' (unknown category 'X')",
     ]
 
 
@@ -272,7 +283,7 @@ def test_check_config_of_several_halls(tmp_path: Path) -> None:
     broken = two_halls()
     broken["halls"][1]["windows"][0]["categories"] = ["X"]
     done = hallq("check-config", str(write_yaml(tmp_path / "broken.yaml", broken)))
-    assert done.returncode == 2 and "halls[1].windows[0].categories: unknown category 'X'" in done.stderr
+    assert done.returncode == 2 and "halls[1].windows[0].categories: 未知事项 'X' (unknown category 'X')" in done.stderr
 
 
 @pytest.mark.parametrize(
@@ -311,5 +322,7 @@ def test_every_broken_example_exits_nonzero_without_a_traceback(tmp_path: Path) 
     )
     assert done.stdout.strip() == str([2] * len(BROKEN))
     assert "Traceback" not in done.stderr
-    for _, _mutate, expected in BROKEN:
-        assert f"  - {expected}" in done.stderr
+    lines = done.stderr.splitlines()
+    for _, _mutate, expected in BROKEN:  # "  - path: 中文 (English…)"
+        path, english_text = expected.split(": ", 1)
+        assert any(ln.startswith(f"  - {path}: ") and f" ({english_text}" in ln for ln in lines), expected

@@ -125,4 +125,4 @@ def test_the_fuzzer_can_break_things(tmp_path: Path):
     doc["windows"][3]["class"] = "nope"
     with pytest.raises(ConfigError) as info:
         parse_config(doc)
-    assert str(info.value.issues[0]) == "windows[3].class: unknown window class 'nope'"
+    assert str(info.value.issues[0]) == "windows[3].class: 未知窗口类别 'nope' (unknown window class 'nope')"

@@ -265,4 +265,4 @@ def test_serve_refuses_several_workers_without_redis_and_bad_configs(tmp_path):
         timeout=60,
     )
     assert out.returncode == 2
-    assert "windows[15].class: unknown window class 'tax'" in out.stderr
+    assert "windows[15].class: 未知窗口类别 'tax' (unknown window class 'tax')" in out.stderr
