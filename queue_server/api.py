@@ -271,7 +271,7 @@ async def issue_ticket(request: Request, hall: str) -> HTTPResponse:
         if body.channel != "phone" or not body.phone:
             raise ApiError(401, "login_required", "线上取号须提供手机号 (phone tickets need a phone number)", "phone")
         address = request.remote_addr or request.ip
-        if not limiter.allow(f"ip:{address}", limits.tickets_per_address_per_hour, 3600):
+        if not await limiter.allow(f"ip:{address}", limits.tickets_per_address_per_hour, 3600):
             raise ApiError(429, "rate_limited", "取号过于频繁，请稍后再试 (too many tickets from this address)")
     else:
         _in_hall(principal, hall)
@@ -279,11 +279,11 @@ async def issue_ticket(request: Request, hall: str) -> HTTPResponse:
             raise ApiError(
                 403, "forbidden", "取号机只能发放现场号或预约号 (kiosks issue kiosk/appointment tickets)", "channel"
             )
-        if principal.role == "kiosk" and not limiter.allow(
+        if principal.role == "kiosk" and not await limiter.allow(
             f"device:{principal.id}", limits.tickets_per_device_per_minute, 60
         ):
             raise ApiError(429, "rate_limited", "取号过于频繁，请稍后再试 (this kiosk is issuing too fast)")
-    if body.phone and not limiter.allow(
+    if body.phone and not await limiter.allow(
         f"phone:{authority.phone_key(body.phone)}", limits.tickets_per_phone_per_day, 86400
     ):
         raise ApiError(

@@ -32,13 +32,14 @@ from sanic.response import json as json_response
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
 
 from . import api
-from .auth import Authority, RateLimiter, load_secret
+from .auth import Authority, load_secret
 from .cli import open_store
 from .config import Deployment, load_config
 from .errors import CommandRejected, StoreUnavailable
 from .feeds import ConsoleFeed, Feed, HallFeed, Hub, ManagerFeed, TicketFeed, WindowFeed, cancel_quietly
 from .hall import HallService
 from .model import Event
+from .ratelimit import open_rate_limiter
 
 if TYPE_CHECKING:
     from simulation.twin import WaitForecaster
@@ -115,7 +116,6 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.deployment = deployment
     app.ctx.redis_url = redis_url
-    app.ctx.limiter = RateLimiter()
     app.ctx.metrics = Metrics()
     api.register(app)
     _register_ws(app)
@@ -138,6 +138,8 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
     async def _open(app: Sanic) -> None:
         dep: Deployment = app.ctx.deployment
         app.ctx.authority = Authority(dep, load_secret(dep.storage.data_dir))
+        # ticket-issue limits: shared by all workers through Redis when the hall runs on Redis
+        app.ctx.limiter = open_rate_limiter(app.ctx.redis_url)
         store = open_store(dep, app.ctx.redis_url)
         app.ctx.store = store
         app.ctx.services = {}
@@ -168,6 +170,7 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
         for hub in app.ctx.hubs.values():
             await hub.close()
         await app.ctx.store.close()
+        await app.ctx.limiter.close()
 
     return app
 

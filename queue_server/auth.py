@@ -20,7 +20,6 @@ import hmac
 import os
 import secrets
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,20 +169,3 @@ class Authority:
             self._verified.clear()
         self._verified[token] = (principal, signed.timestamp() + self.session_seconds)
         return principal
-
-
-class RateLimiter:
-    """Sliding-window counters kept in this process (per worker; see docs/OPERATIONS.md)."""
-
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-
-    def allow(self, key: str, limit: int, window_seconds: float, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        hits = self._hits[key]
-        while hits and now - hits[0] >= window_seconds:
-            hits.popleft()
-        if len(hits) >= limit:
-            return False
-        hits.append(now)
-        return True

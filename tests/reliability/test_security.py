@@ -106,6 +106,22 @@ def test_kiosk_rate_limit_holds(server_factory, tokens_for, tmp_path):
     assert server.post(f"{HALL}/tickets", {"category": "tax"}, token=tokens.device("kiosk-2")).status == 201
 
 
+def test_rate_limits_hold_across_workers_with_redis(server_factory, tokens_for, tmp_path, redis_url):
+    """Two workers behind one port share the counters: a kiosk gets its limit, not its limit per worker."""
+    config = write_test_config(tmp_path, auth={
+        **load_config(ROOT / "config.yaml").auth.model_dump(mode="json"),
+        "rate_limits": {"tickets_per_device_per_minute": 6, "tickets_per_phone_per_day": 2,
+                        "tickets_per_address_per_hour": 20},
+    })
+    server = server_factory(redis=redis_url, workers=2, config=config)
+    tokens = tokens_for(server)
+    statuses = [server.post(f"{HALL}/tickets", {"category": "tax"}, token=tokens.kiosk).status for _ in range(14)]
+    assert statuses == [201] * 6 + [429] * 8
+    manager = tokens.login("admin")
+    phone = {"category": "tax", "channel": "phone", "phone": "13812345678"}
+    assert [server.post(f"{HALL}/tickets", phone, token=manager).status for _ in range(5)] == [201] * 2 + [429] * 3
+
+
 def test_no_public_payload_or_stored_event_carries_personal_data(server, tokens):
     phones = ["13812345678", "13987654321", "15011112222"]
     manager = tokens.login("admin")

@@ -1,0 +1,87 @@
+"""Sliding-window rate limits on ticket issue: per kiosk, per phone (keyed hash), per address.
+
+With the embedded store one process serves the hall, so the counters live in its
+memory. With Redis several workers (and machines) serve one hall: the counters then
+live in Redis too, updated by one Lua script, so a limit holds for the hall as a
+whole — a kiosk allowed 120 tickets a minute gets 120, not 120 per worker — and it
+survives a worker's restart. Keys never hold personal data (phones are keyed hashes).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict, deque
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .errors import StoreUnavailable
+
+
+class RateLimiter(Protocol):
+    async def allow(self, key: str, limit: int, window_seconds: float) -> bool:
+        """Count one hit on ``key``; False (and not counted) when ``limit`` hits fall within the window."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryRateLimiter:
+    """Counters in this process (the embedded store: one process serves the hall)."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._clock = clock
+
+    async def allow(self, key: str, limit: int, window_seconds: float) -> bool:
+        now = self._clock()
+        hits = self._hits[key]
+        while hits and now - hits[0] >= window_seconds:
+            hits.popleft()
+        if len(hits) >= limit:
+            return False
+        hits.append(now)
+        return True
+
+    async def close(self) -> None:
+        self._hits.clear()
+
+
+# KEYS[1] the window's sorted set; ARGV: now (ms), window (ms), limit, a unique member
+_SLIDING_WINDOW = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+class RedisRateLimiter:
+    """Counters shared by every worker of the deployment, in the deployment's Redis."""
+
+    def __init__(self, url: str, prefix: str = "hallq:rate:") -> None:
+        self.redis: aioredis.Redis = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+        self._script = self.redis.register_script(_SLIDING_WINDOW)
+        self.prefix = prefix
+
+    async def allow(self, key: str, limit: int, window_seconds: float) -> bool:
+        now_ms = int(time.time() * 1000)  # workers' clocks are NTP-synchronised; a skew shifts the window only
+        try:
+            ok = await self._script(
+                keys=[self.prefix + key], args=[now_ms, int(window_seconds * 1000), limit, uuid.uuid4().hex]
+            )
+        except RedisError as exc:
+            raise StoreUnavailable(f"Redis 不可用，请稍后重试 (Redis is unavailable: {exc})") from exc
+        return bool(ok)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def open_rate_limiter(redis_url: str | None) -> RateLimiter:
+    return RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
