@@ -138,9 +138,9 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
     async def _open(app: Sanic) -> None:
         dep: Deployment = app.ctx.deployment
         app.ctx.authority = Authority(dep, load_secret(dep.storage.data_dir))
-        # ticket-issue limits: shared by all workers through Redis when the hall runs on Redis
-        app.ctx.limiter = open_rate_limiter(app.ctx.redis_url)
         store = open_store(dep, app.ctx.redis_url)
+        # ticket-issue limits: shared by all workers through Redis when the hall runs on Redis
+        app.ctx.limiter = open_rate_limiter(store)
         app.ctx.store = store
         app.ctx.services = {}
         app.ctx.hubs = {}

@@ -64,8 +64,8 @@ return 1
 class RedisRateLimiter:
     """Counters shared by every worker of the deployment, in the deployment's Redis."""
 
-    def __init__(self, url: str, prefix: str = "hallq:rate:") -> None:
-        self.redis: aioredis.Redis = aioredis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    def __init__(self, client: aioredis.Redis, prefix: str = "hallq:rate:") -> None:
+        self.redis = client  # the store's client: one pool, healed by the same health checks after an outage
         self._script = self.redis.register_script(_SLIDING_WINDOW)
         self.prefix = prefix
 
@@ -80,8 +80,11 @@ class RedisRateLimiter:
         return bool(ok)
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        """The client belongs to the store, which closes it."""
 
 
-def open_rate_limiter(redis_url: str | None) -> RateLimiter:
-    return RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+def open_rate_limiter(store: Any) -> RateLimiter:
+    """Shared counters when the hall's store is Redis, this process's memory otherwise."""
+    from .stores.redis import RedisStore
+
+    return RedisRateLimiter(store.redis) if isinstance(store, RedisStore) else MemoryRateLimiter()
