@@ -266,3 +266,16 @@ def test_serve_refuses_several_workers_without_redis_and_bad_configs(tmp_path):
     )
     assert out.returncode == 2
     assert "windows[15].class: 未知窗口类别 'tax' (unknown window class 'tax')" in out.stderr
+
+
+def test_every_page_url_serve_prints_answers(server, tokens):
+    """`hallq serve` prints the URL of every page; each one opens (the tracker with a real ticket)."""
+    import re
+
+    ticket = issue(server, tokens)["ticket"]
+    printed = re.findall(r"http://127\.0\.0\.1:\d+(/[^\s)]*)", server.log.read_text(encoding="utf-8"))
+    paths = [p.replace("<ticket>", ticket) for p in printed]
+    for expected in ("/kiosk", "/board", "/console", "/manager", "/roster", "/booking", "/reports", "/api/docs"):
+        assert any(p.startswith(expected) for p in paths), (expected, paths)
+    for path in paths:
+        assert server.get(path).status == 200, path
