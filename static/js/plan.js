@@ -277,6 +277,7 @@
   }
 
   function changed(redraw) {
+    S.validating = true;  // until the server has answered for this very configuration
     if (redraw) renderEditor();
     else { renderSummary(); drawEditorFloor(); }
     scheduleValidate();
@@ -686,6 +687,7 @@
     S.growth = growth || {};
     S.sourceName = sourceName || "";
     S.errors = [];
+    S.validating = true;
     ensurePositions();
     $("source").innerHTML = sourceName ? both("当前：" + sourceName, "Editing: " + sourceName) : "";
     if (!$("run-label").value || $("run-label").getAttribute("data-auto") === "1") {
