@@ -337,7 +337,7 @@
 
   function renderClasses() {
     var zones = list("zones"), staffed = staffedWindows();
-    var head = "<thead><tr><th>" + both("类别", "Class") + "</th><th>" + both("类型", "Kind") + "</th><th>" + both("办理事项", "Matters served") + "</th>" +
+    var head = "<thead><tr><th>" + both("类别与类型", "Class and kind") + "</th><th>" + both("办理事项", "Matters served") + "</th>" +
       zones.map(function (z) { return '<th class="num">' + esc(nameOf(z)) + "<br><span class=\"muted small\">" + both("窗口数", "windows") + "</span></th>"; }).join("") +
       '<th class="num">' + both("在岗人员", "Clerks") + "</th><th></th></tr></thead>";
     var rows = list("window_classes").map(function (c, i) {
@@ -361,10 +361,10 @@
         '<button type="button" class="btn btn-small" data-act="staff-plus" data-class="' + attr(c.id) + '"' + (gap ? "" : " disabled") + ">＋</button>" +
         (gap ? '<div class="warn small">' + both("空岗 " + gap, gap + " unstaffed") + "</div>" : "") + "</td>";
       return '<tr data-path="' + p + '" data-class-row="' + attr(c.id) + '" class="kind-' + attr(c.kind) + '">' +
-        '<td class="class-name"><span class="swatch" style="background:' + (KIND_COLOURS[c.kind] || "#888") + '"></span>' +
+        '<td class="class-name" style="border-left: 6px solid ' + (KIND_COLOURS[c.kind] || "#888") + '">' +
         input(p + ".name", "text", ' class="name-zh" aria-label="名称"') + input(p + ".name_en", "text", ' class="name-en small" aria-label="English name"') +
+        select(p + ".kind", kindOptions(), c.kind, ' class="kind-select"') +
         '<div class="small muted">ID ' + input(p + ".id", "text", ' class="id-input" data-redraw data-rename="class" data-old="' + attr(c.id) + '"') + "</div></td>" +
-        "<td>" + select(p + ".kind", kindOptions(), c.kind) + "</td>" +
         '<td class="cats" data-err="' + p + '.categories">' + chips + '<details class="choose"><summary>' + both("选择事项", "Choose") + "</summary>" + boxes + "</details></td>" +
         cells + staff +
         '<td><button type="button" class="btn btn-small danger" data-act="del-class" data-i="' + i + '" title="' + attr(t("删除该类别及其窗口", "delete the class and its windows")) + '">✕</button></td></tr>';
