@@ -31,7 +31,7 @@ from sanic.response import HTTPResponse, raw
 from sanic.response import json as json_response
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
 
-from . import api
+from . import api, api_plan
 from .auth import Authority, RateLimiter, load_secret
 from .cli import open_store
 from .config import Deployment, load_config
@@ -119,6 +119,7 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
     app.ctx.metrics = Metrics()
     api.register(app)
     _register_ws(app)
+    api_plan.register(app)  # /ws/plan and the planner's run queue
     _register_ops(app)
     _register_errors(app)
     try:
