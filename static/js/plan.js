@@ -591,23 +591,28 @@
       if (!ws.length) return;
       var xs = ws.map(function (w) { return Number(w.x); }), ys = ws.map(function (w) { return Number(w.y); });
       boxes.push({ zone: z, x0: Math.min.apply(null, xs) - WIN_W / 2 - ZONE_PAD, x1: Math.max.apply(null, xs) + WIN_W / 2 + ZONE_PAD,
-                   y0: Math.min.apply(null, ys) - WIN_H / 2 - ZONE_PAD - ZONE_LABEL, y1: Math.max.apply(null, ys) + WIN_H / 2 + ZONE_PAD });
+                   y0: Math.min.apply(null, ys) - WIN_H / 2 - ZONE_PAD - ZONE_LABEL,
+                   y1: Math.max.apply(null, ys) + WIN_H / 2 + ZONE_PAD + (opts.waiting ? ZONE_LABEL : 0) });
     });
     if (!opts.keepViewBox) {
       if (boxes.length) {
         var x0 = Math.min.apply(null, boxes.map(function (b) { return b.x0; })) - 0.5, y0 = Math.min.apply(null, boxes.map(function (b) { return b.y0; })) - 0.5;
         var x1 = Math.max.apply(null, boxes.map(function (b) { return b.x1; })) + 0.5, y1 = Math.max.apply(null, boxes.map(function (b) { return b.y1; })) + 0.5;
-        svg.setAttribute("viewBox", [x0, y0, x1 - x0, Math.max(y1 - y0, 6)].map(round1).join(" "));
+        // at least 36 m × 9 m: a small hall is drawn at the same scale as a big one, not blown up
+        var w = Math.max(x1 - x0, 36), h = Math.max(y1 - y0, 9);
+        svg.setAttribute("viewBox", [x0 - (w - (x1 - x0)) / 2, y0, w, h].map(round1).join(" "));
       } else svg.setAttribute("viewBox", "0 0 20 8");
     }
     var parts = boxes.map(function (b) {
       var waiting = opts.waiting ? opts.waiting[b.zone.id] : null;
       var fill = "rgba(0,80,179,0.04)";
       if (waiting != null) fill = "rgba(0,80,179," + (0.05 + 0.45 * Math.min(1, waiting / (opts.waitingMax || 1))).toFixed(3) + ")";
-      var label = nameOf(b.zone) + (waiting != null ? t(" · 等候 " + fmtNum(waiting, 1) + " 人", " · " + fmtNum(waiting, 1) + " waiting") : "");
+      var label = nameOf(b.zone);
+      var count = waiting != null ? '<text class="zone-waiting" x="' + round1(b.x0 + 0.5) + '" y="' + round1(b.y1 - 0.6) + '">' +
+        esc(t("等候 " + fmtNum(waiting, 1) + " 人", fmtNum(waiting, 1) + " waiting")) + "</text>" : "";
       return '<g class="zone" data-zone="' + attr(b.zone.id) + '"' + (waiting != null ? ' data-waiting="' + fmtNum(waiting, 2) + '"' : "") + ">" +
         '<rect class="zone-rect" x="' + round1(b.x0) + '" y="' + round1(b.y0) + '" width="' + round1(b.x1 - b.x0) + '" height="' + round1(b.y1 - b.y0) + '" rx="0.5" fill="' + fill + '"/>' +
-        '<text class="zone-label" x="' + round1(b.x0 + 0.5) + '" y="' + round1(b.y0 + 1.4) + '">' + esc(label) + "</text></g>";
+        '<text class="zone-label" x="' + round1(b.x0 + 0.5) + '" y="' + round1(b.y0 + 1.4) + '">' + esc(label) + "</text>" + count + "</g>";
     });
     wins.forEach(function (w) {
       var colour = KIND_COLOURS[w.kind] || "#777";
@@ -709,8 +714,10 @@
   }
 
   function loadTemplate(id) {
-    return api("GET", "/templates/" + encodeURIComponent(id)).then(function (r) {
+    // ":" stays as it is: it is legal in a path segment, and template ids ("hall:demo") carry one
+    return api("GET", "/templates/" + encodeURIComponent(id).replace(/%3A/gi, ":")).then(function (r) {
       if (!r.ok) { benchError(r); return; }
+      $("bench-error").hidden = true;
       var tp = S.templates.filter(function (x) { return x.id === id; })[0] || { name: id };
       useConfig(r.body.config, r.body.growth, t(tp.name, tp.name_en || tp.name));
     });
@@ -874,12 +881,16 @@
     if (unit === "min") return Number(v).toFixed(1);
     return Math.abs(v) >= 100 ? Number(v).toFixed(0) : Number(v).toFixed(2);
   }
-  function unitText(unit) { return unit === "min" ? both("分钟", "min") : unit === "%" ? "" : esc(unit || ""); }
+  /* the unit after a value, unless the label already names it ("平均等候(分)") */
+  function unitText(unit, label) {
+    if (/[(（]/.test(label || "")) return "";
+    return unit === "min" ? both("分钟", "min") : unit === "%" ? "" : esc(unit || "");
+  }
   function ci(low, high, unit) { return "[" + fmtValue(low, unit) + ", " + fmtValue(high, unit) + "]"; }
 
   function kpiRow(k) {
     return '<tr data-key="' + attr(k.key) + '" data-mean="' + attr(k.mean) + '"><td>' + both(k.label, k.label_en) + "</td>" +
-      '<td class="num big">' + fmtValue(k.mean, k.unit) + " <span class=\"muted small\">" + unitText(k.unit) + "</span></td>" +
+      '<td class="num big">' + fmtValue(k.mean, k.unit) + " <span class=\"muted small\">" + unitText(k.unit, k.label) + "</span></td>" +
       '<td class="num muted">' + ci(k.low, k.high, k.unit) + "</td></tr>";
   }
 
@@ -983,10 +994,10 @@
         if (!d) return '<td class="num">—</td>';
         var sign = d.mean > 0 ? "+" : "";
         var value = row.unit === "%" ? sign + (d.mean * 100).toFixed(1) + "%" : sign + fmtValue(d.mean, row.unit);
-        return '<td class="num diff' + (d.significant ? " sig" : "") + '" data-significant="' + (d.significant ? "1" : "0") + '">' + (d.significant ? "★ " : "") + value +
+        return '<td class="num diff' + (d.significant ? " sig" : "") + '" data-significant="' + (d.significant ? "1" : "0") + '" data-diff="' + attr(d.mean) + '">' + (d.significant ? "★ " : "") + value +
           '<div class="muted small">' + ci(d.low, d.high, row.unit) + "</div></td>";
       }).join("");
-      return '<tr data-key="' + attr(row.key) + '"><td>' + both(row.label, row.label_en) + ' <span class="muted small">' + unitText(row.unit) + "</span></td>" + vals + diffs + "</tr>";
+      return '<tr data-key="' + attr(row.key) + '"><td>' + both(row.label, row.label_en) + ' <span class="muted small">' + unitText(row.unit, row.label) + "</span></td>" + vals + diffs + "</tr>";
     }).join("");
     $("compare-table").innerHTML = head + "<tbody>" + rows + "</tbody>";
     $("compare-plots").innerHTML = plotsHtml(res.plots);
@@ -1019,10 +1030,14 @@
     });
   }
 
+  /* the ticked scenarios, in the order they were ticked: the first is the base of the comparison */
   function chosenScenarios() {
-    return Array.prototype.map.call(document.querySelectorAll("#scenarios input.pick:checked"), function (b) {
+    var ticked = Array.prototype.map.call(document.querySelectorAll("#scenarios input.pick:checked"), function (b) {
       return b.closest("tr").getAttribute("data-name");
     });
+    S.picked = (S.picked || []).filter(function (n) { return ticked.indexOf(n) >= 0; });
+    ticked.forEach(function (n) { if (S.picked.indexOf(n) < 0) S.picked.push(n); });
+    return S.picked.slice();
   }
   function updateCompareButton() {
     var n = chosenScenarios().length;

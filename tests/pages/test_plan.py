@@ -80,12 +80,10 @@ def test_fewer_comprehensive_windows_lengthen_the_wait_and_playback_follows_the_
     login(page, server)
     start_from(page)
     set_run(page, label="基准 baseline")
-    screenshot(page, "plan-editor")
-    keep_for_docs("plan-editor")
     first, base_wait = run_and_wait(page)
     # the KPIs carry their 95% intervals, the plots and the full report are there
     row = page.locator('#kpis tr[data-key="overall.wait_mean"]')
-    expect(row).to_contain_text("平均等待")
+    expect(row).to_contain_text("平均等候")
     expect(row.locator("td").nth(2)).to_contain_text("[")
     assert page.locator("#plots img").count() >= 1
     assert "token=" in (page.locator("#report-link").get_attribute("href") or "")
@@ -131,7 +129,11 @@ def test_fewer_comprehensive_windows_lengthen_the_wait_and_playback_follows_the_
 
 def test_an_invalid_edit_shows_its_error_next_to_the_field_and_runs_nothing(page: Page, server):
     login(page, server, user="planner")
-    start_from(page)
+    start_from(page, "hall:demo")  # the running hall: the "6+5" example, 27 windows in three zones
+    expect(page.locator("#summary")).to_have_attribute("data-comprehensive", "12")
+    expect(page.locator("#floor g.win")).to_have_count(27)
+    screenshot(page, "plan-editor")
+    keep_for_docs("plan-editor")
     growth = page.locator("#demand [data-path^='growth.']").first
     field = growth.get_attribute("data-path")
     growth.fill("20")  # growth factors are 0 < f ≤ 10
@@ -144,6 +146,7 @@ def test_an_invalid_edit_shows_its_error_next_to_the_field_and_runs_nothing(page
     mean.fill("0")  # a service time must be positive
     expect(page.locator('#demand .field-error[data-error-for="categories[0].service_time.mean"]')).to_be_visible()
     expect(mean).to_have_class(re.compile(r"\binvalid\b"))
+    page.locator("#sec-demand").scroll_into_view_if_needed()
     screenshot(page, "plan-invalid")
     page.locator("#run").click(force=True)  # a disabled button does nothing
     page.wait_for_timeout(300)
@@ -208,6 +211,12 @@ def test_scenarios_are_saved_downloaded_and_compared_side_by_side(page: Page, se
     wait_row = table.locator('tr[data-key="overall.wait_mean"] td')
     expect(wait_row).to_have_count(4)  # measure, two scenarios, the difference
     expect(wait_row.nth(3)).to_contain_text("[")
+    # the first ticked is the base: one more comprehensive window shortens the mean wait
+    assert table.locator("th[data-scenario]").evaluate_all("els => els.map(e => e.dataset.scenario)") == [
+        "现状 as is",
+        "多一个综合窗口 +1",
+    ]
+    assert float(wait_row.nth(3).get_attribute("data-diff") or "nan") < 0
     assert page.locator("#compare-plots img").count() >= 1
     screenshot(page, "plan-compare")
     keep_for_docs("plan-compare")
