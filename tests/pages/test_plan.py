@@ -9,6 +9,7 @@ go to test-artifacts/screenshots/ (and docs/screenshots/ with HALLQ_DOCS_SCREENS
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -125,6 +126,12 @@ def test_fewer_comprehensive_windows_lengthen_the_wait_and_playback_follows_the_
     expect(page.locator("#runs tr[data-state=done]")).to_have_count(2)
     page.locator(f"#runs tr[data-run='{first}'] [data-run-act=delete]").click()
     expect(page.locator("#runs tr[data-state=done]")).to_have_count(1)
+    # … and after the page is opened again, the kept result opens from the list
+    page.reload()
+    expect(page.locator("#result")).to_be_hidden()
+    page.locator("#runs tr[data-state=done] [data-run-act=view]").click()
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator('#kpis tr[data-key="overall.wait_mean"]')).to_have_attribute("data-mean", str(fewer_wait))
 
 
 def test_an_invalid_edit_shows_its_error_next_to_the_field_and_runs_nothing(page: Page, server):
@@ -269,3 +276,42 @@ def test_only_managers_and_planners_may_plan(page: Page, server):
     expect(page.locator("#bench")).to_be_hidden()
     page.click("[data-lang-switch]")
     expect(page.locator("#login-error .en")).to_be_visible()
+
+
+def starter_events(srv: Any, path: Path, days: int = 15) -> Path:
+    """An event export (the JSON lines of ``hallq events export``) of the starter hall: simulated days."""
+    from queue_server.config import parse_config
+    from simulation.events import day_events, write_jsonl
+    from simulation.replications import simulate_replication, working_days
+    from simulation.roster import default_shifts
+
+    config = srv.get(f"{PLAN}/templates/{TEMPLATE}", token=api_token(srv)).body["config"]
+    hall = parse_config(config).halls[0]
+    results = simulate_replication(hall, working_days(hall, date(2026, 11, 2), days), seed=3, rep=0)
+    events: list[Any] = []
+    for res in results:
+        events += day_events(hall, res, default_shifts(hall, res.day), start_seq=len(events) + 1)
+    write_jsonl(events, str(path))
+    return path
+
+
+def test_calibrating_from_an_event_export_refits_the_demand(page: Page, server, tmp_path):
+    login(page, server)
+    start_from(page)
+    arrivals = page.locator('#demand [data-path="categories[0].arrivals_per_day"]')
+    expect(arrivals).to_have_value("40")
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("this is not an export\n", encoding="utf-8")
+    page.set_input_files("#events-file", str(broken))
+    page.click("#calibrate")
+    expect(page.locator("#calibrate-error")).to_contain_text("第1行")  # names the line
+
+    page.set_input_files("#events-file", str(starter_events(server, tmp_path / "events.jsonl")))
+    page.click("#calibrate")
+    expect(page.locator("#calibrate-report li").first).to_be_visible(timeout=30_000)
+    expect(page.locator("#calibrate-error")).to_be_hidden()
+    expect(arrivals).not_to_have_value("40")  # fitted from the export: near 40 a day, not exactly
+    fitted = float(arrivals.input_value())
+    assert 30 < fitted < 50, fitted
+    valid(page)
