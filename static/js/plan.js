@@ -607,12 +607,13 @@
       var waiting = opts.waiting ? opts.waiting[b.zone.id] : null;
       var fill = "rgba(0,80,179,0.04)";
       if (waiting != null) fill = "rgba(0,80,179," + (0.05 + 0.45 * Math.min(1, waiting / (opts.waitingMax || 1))).toFixed(3) + ")";
-      var label = nameOf(b.zone);
-      var count = waiting != null ? '<text class="zone-waiting" x="' + round1(b.x0 + 0.5) + '" y="' + round1(b.y1 - 0.6) + '">' +
-        esc(t("等候 " + fmtNum(waiting, 1) + " 人", fmtNum(waiting, 1) + " waiting")) + "</text>" : "";
+      var label = nameOf(b.zone), room = b.x1 - b.x0 - 1;
+      var waitText = t("等候 " + fmtNum(waiting, 1) + " 人", fmtNum(waiting, 1) + " waiting");
+      var count = waiting != null ? '<text class="zone-waiting" x="' + round1(b.x0 + 0.5) + '" y="' + round1(b.y1 - 0.6) + '"' + fit(waitText, 1.3, room) + ">" +
+        esc(waitText) + "</text>" : "";
       return '<g class="zone" data-zone="' + attr(b.zone.id) + '"' + (waiting != null ? ' data-waiting="' + fmtNum(waiting, 2) + '"' : "") + ">" +
         '<rect class="zone-rect" x="' + round1(b.x0) + '" y="' + round1(b.y0) + '" width="' + round1(b.x1 - b.x0) + '" height="' + round1(b.y1 - b.y0) + '" rx="0.5" fill="' + fill + '"/>' +
-        '<text class="zone-label" x="' + round1(b.x0 + 0.5) + '" y="' + round1(b.y0 + 1.4) + '">' + esc(label) + "</text>" + count + "</g>";
+        '<text class="zone-label" x="' + round1(b.x0 + 0.5) + '" y="' + round1(b.y0 + 1.4) + '"' + fit(label, 1.2, room) + ">" + esc(label) + "</text>" + count + "</g>";
     });
     wins.forEach(function (w) {
       var colour = KIND_COLOURS[w.kind] || "#777";
@@ -626,6 +627,19 @@
         '<text class="win-label" y="0.4" fill="' + text + '">' + w.number + "</text><title>" + esc(tip) + "</title></g>");
     });
     svg.innerHTML = parts.join("");
+  }
+
+  /* the width of a label in metres at a font size of ``size`` metres (CJK characters are square, Latin ones narrower) */
+  function textWidth(text, size) {
+    var w = 0;
+    for (var i = 0; i < text.length; i++) w += text.charCodeAt(i) > 0x2e80 ? 1 : 0.6;
+    return w * size;
+  }
+
+  /* a smaller font for a label that would not fit in ``room`` metres (never below half size) */
+  function fit(text, size, room) {
+    var w = textWidth(text, size);
+    return w > room ? ' style="font-size:' + (size * Math.max(0.5, room / w)).toFixed(2) + 'px"' : "";
   }
 
   function classNameFromLayout(w) {
