@@ -199,7 +199,11 @@ def check_plan(config: Any, growth: Any = None) -> tuple[Hall | None, list[dict[
         hall = parse_config(config).halls[0]
     except ConfigError as err:
         errors += [_issue(i.path, zh_message(i.message)) for i in err.issues]
-    cats = hall.category_ids() if hall else None
+    if hall is not None:
+        cats: list[str] | None = hall.category_ids()
+    else:
+        raw_cats = config.get("categories")
+        cats = [str(c.get("id")) for c in raw_cats if isinstance(c, dict)] if isinstance(raw_cats, list) else None
     errors += check_growth(growth, cats)
     if errors or hall is None:
         return None, errors
