@@ -299,7 +299,7 @@ def _calibrate(config: dict[str, Any], events: str) -> dict[str, Any]:
         except ConfigError as err:
             issue = err.issues[0]
             raise ApiError(
-                422, "invalid_config", f"{issue.path}: {wb.zh_message(issue.message)}", issue.path or None
+                422, "invalid_config", f"{issue.path}: {wb.issue_text(issue)}", issue.path or None
             ) from None
         except HallqError as exc:
             raise ApiError(422, "invalid", "events: " + str(exc).replace(str(d) + "/", ""), "events") from None

@@ -46,7 +46,7 @@ from typing import Any
 import yaml
 
 from queue_server.config import Deployment, Hall, parse_config
-from queue_server.errors import ConfigError, HallqError
+from queue_server.errors import ConfigError, ConfigIssue, HallqError
 
 log = logging.getLogger("hallq.plan")
 
@@ -154,6 +154,12 @@ _ZH = (
 )
 
 
+def issue_text(issue: ConfigIssue) -> str:
+    """「中文 (English)」 of a configuration issue: its own Chinese text when it has one."""
+    zh = getattr(issue, "zh", "")
+    return f"{zh} ({issue.message})" if zh else zh_message(issue.message)
+
+
 def zh_message(message: str) -> str:
     for en, zh in _ZH:
         if en in message:
@@ -198,8 +204,12 @@ def check_plan(config: Any, growth: Any = None) -> tuple[Hall | None, list[dict[
     try:
         hall = parse_config(config).halls[0]
     except ConfigError as err:
-        errors += [_issue(i.path, zh_message(i.message)) for i in err.issues]
-    cats = hall.category_ids() if hall else None
+        errors += [_issue(i.path, issue_text(i)) for i in err.issues]
+    if hall is not None:
+        cats: list[str] | None = hall.category_ids()
+    else:
+        raw_cats = config.get("categories")
+        cats = [str(c.get("id")) for c in raw_cats if isinstance(c, dict)] if isinstance(raw_cats, list) else None
     errors += check_growth(growth, cats)
     if errors or hall is None:
         return None, errors
