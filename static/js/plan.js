@@ -398,6 +398,7 @@
         '<td class="num">' + input("growth." + c.id, "growth", ' min="0" max="10" step="0.05" placeholder="1.0"') + "</td>" +
         '<td class="num" data-effective="' + attr(c.id) + '">' + fmtNum(effective(c), 0) + "</td></tr>";
     }).join("");
+    $("demand").setAttribute("data-err", "categories");  // e.g. the total demand is too large
     $("demand").innerHTML = "<thead><tr><th>" + both("事项", "Matter") + "</th><th>" + both("分区", "Zone") + "</th>" +
       '<th class="num">' + both("日均到达（人）", "Arrivals / day") + '</th><th class="num">' + both("平均办理（分钟）", "Mean service (min)") + "</th>" +
       '<th class="num">' + both("增长系数", "Growth factor") + '</th><th class="num">' + both("仿真到达（人/日）", "Simulated / day") + "</th></tr></thead><tbody>" + rows +
@@ -1002,6 +1003,7 @@
     }).join("") + "</tr></thead>";
     var rows = (res.rows || []).map(function (row) {
       var vals = (row.values || []).map(function (v) {
+        v = v || {};  // a figure this scenario does not have (a category only another one has)
         return '<td class="num">' + fmtValue(v.mean, row.unit) + '<div class="muted small">' + ci(v.low, v.high, row.unit) + "</div></td>";
       }).join("");
       var diffs = (row.differences || []).slice(1).map(function (d) {

@@ -268,7 +268,9 @@ def test_a_long_run_can_be_cancelled_and_a_full_queue_is_refused_with_a_message(
 
 
 def test_only_managers_and_planners_may_plan(page: Page, server):
-    page.goto(f"{server.base}/plan?hall=demo")
+    page.goto(f"{server.base}/")  # the index links the workbench
+    page.click("text=规划工作台 Planner's workbench")
+    expect(page).to_have_url(f"{server.base}/plan?hall=demo")
     page.fill("#user", "c01")
     page.fill("#password", "hallq-demo")
     page.click("#login button[type=submit]")
