@@ -189,6 +189,8 @@
       list("categories").forEach(function (c) { if (c.zone === from) c.zone = to; });
     } else if (kind === "class") {
       list("windows").forEach(function (w) { if (w["class"] === from) w["class"] = to; });
+    } else if (kind === "window") {  // a renumbered window keeps its clerks
+      list("clerks").forEach(function (c) { if (c.home_window != null && String(c.home_window) === String(from)) c.home_window = to; });
     }
   }
 
@@ -263,7 +265,9 @@
     else if (type === "growth") value = raw === "" ? undefined : Number(raw);
     else value = raw;
     var rename = el.getAttribute("data-rename");
-    if (rename) { renameRefs(rename, el.getAttribute("data-old"), value); el.setAttribute("data-old", value); }
+    // references follow a renamed id once the edit is done (on change), never letter by letter: an
+    // intermediate value could equal another zone's id and merge the two
+    if (rename && ev.type === "change") { renameRefs(rename, el.getAttribute("data-old"), value); el.setAttribute("data-old", value); }
     setAt(path, value);
     // selects and structural fields redraw the editor; typing in a text box keeps its focus
     changed(el.tagName === "SELECT" || el.hasAttribute("data-redraw") && ev.type === "change");
@@ -465,7 +469,7 @@
   function renderWindows() {
     var rows = list("windows").map(function (w, i) {
       var p = "windows[" + i + "]";
-      return '<tr data-path="' + p + '" data-window="' + w.number + '"><td>' + input(p + ".number", "int", ' min="1" max="999" class="short"') + "</td>" +
+      return '<tr data-path="' + p + '" data-window="' + w.number + '"><td>' + input(p + ".number", "int", ' min="1" max="999" class="short" data-redraw data-rename="window" data-old="' + attr(w.number) + '"') + "</td>" +
         "<td>" + select(p + ".zone", zoneOptions(), w.zone) + "</td><td>" + select(p + ".class", classOptions(), w["class"]) + "</td>" +
         '<td class="num">' + input(p + ".x", "number", ' step="0.5" class="short"') + '</td><td class="num">' + input(p + ".y", "number", ' step="0.5" class="short"') + "</td>" +
         '<td><button type="button" class="btn btn-small danger" data-act="del-window" data-i="' + i + '">✕</button></td></tr>';
