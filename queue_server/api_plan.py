@@ -34,7 +34,7 @@ from sanic.response import json as json_response
 from simulation import workbench as wb
 
 from . import api
-from .api import API, ApiError, Empty, Route, _Body, parse_body
+from .api import API, ApiError, Empty, Route, _Body, _idempotency_key, parse_body
 from .errors import ConfigError, HallqError
 
 PLAN = API + "/plan"
@@ -134,6 +134,7 @@ def _run_summary(request: Request, run: str) -> dict[str, Any]:
 
 
 async def list_templates(request: Request) -> HTTPResponse:
+    _queue(request).warm()  # a planner opened the workbench: a run will follow
     return json_response({"templates": wb.templates(request.app.ctx.deployment)})
 
 
@@ -191,6 +192,7 @@ async def delete_scenario(request: Request, name: str) -> HTTPResponse:
 
 
 async def submit_run(request: Request) -> HTTPResponse:
+    key = _idempotency_key(request)
     body: RunBody = await _read(request, RunBody)
     job: dict[str, Any] = {"kind": body.kind, "days": body.days, "reps": body.reps, "seed": body.seed}
     if body.kind == "simulate":
@@ -225,7 +227,7 @@ async def submit_run(request: Request) -> HTTPResponse:
         label = body.label or " vs ".join(body.scenarios)
         total = body.reps * len(body.scenarios)
     try:
-        summary = _queue(request).submit(job, body.kind, label, total)
+        summary = _queue(request).submit(job, body.kind, label, total, key)
     except wb.QueueFull as exc:
         raise ApiError(429, "runs_busy", str(exc)) from None
     return json_response(
@@ -298,9 +300,7 @@ def _calibrate(config: dict[str, Any], events: str) -> dict[str, Any]:
             report = calibrate_file(str(d / "events.jsonl"), str(d / "config.yaml"), str(d / "out.yaml"))
         except ConfigError as err:
             issue = err.issues[0]
-            raise ApiError(
-                422, "invalid_config", f"{issue.path}: {wb.issue_text(issue)}", issue.path or None
-            ) from None
+            raise ApiError(422, "invalid_config", f"{issue.path}: {wb.issue_text(issue)}", issue.path or None) from None
         except HallqError as exc:
             raise ApiError(422, "invalid", "events: " + str(exc).replace(str(d) + "/", ""), "events") from None
         fitted = yaml.safe_load((d / "out.yaml").read_text(encoding="utf-8"))

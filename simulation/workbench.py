@@ -587,15 +587,20 @@ def simulate_result(job: dict[str, Any], out_dir: Path, tick: Callable[[int], No
     if not keep:  # the first replications again, with their records (same seeds: the same days)
         few = max(1, PLAYBACK_REP_DAYS // days)
         shown = run_study(hall, days=days, reps=few, seed=seed, workers=STUDY_WORKERS, keep_records=True, progress=tick)
+    page = render_html(hall, study, reps, seed)
+    # the report's own plots, taken from its page rather than drawn a second time
+    plots = dict(re.findall(r'<img alt="(\w+)" src="data:image/png;base64,([^"]+)"', page))
+    if set(plots) != {"waits", "day", "windows"}:
+        plots = _plots(hall, study)
     result = {
         "kpis": kpis(hall, study.summary.figures),
-        "plots": {k: _data_url(v) for k, v in _plots(hall, study).items()},
+        "plots": {k: _data_url(v) for k, v in plots.items()},
         "report_url": f"/api/v1/plan/runs/{job['run']}/report",
         "playback": playback(hall, shown),
         "days": days,
         "reps": reps,
     }
-    _write_atomic(out_dir / f"{job['run']}.report.html", render_html(hall, study, reps, seed))
+    _write_atomic(out_dir / f"{job['run']}.report.html", page)
     return result
 
 
@@ -741,6 +746,14 @@ class QueueFull(HallqError):
     pass
 
 
+def _close(*queues: Any) -> None:
+    for q in queues:
+        if q is not None:
+            with contextlib.suppress(Exception):
+                q.cancel_join_thread()
+                q.close()
+
+
 class RunQueue:
     """Runs one job at a time in a worker process; up to :data:`MAX_WAITING` wait.
 
@@ -756,6 +769,7 @@ class RunQueue:
         self.waiting: deque[str] = deque()
         self.current: str | None = None
         self.listeners: set[Callable[[dict[str, Any]], None]] = set()
+        self.keys: dict[str, str] = {}  # Idempotency-Key -> run (a retried POST queues nothing new)
         self._proc: Any = None
         self._jobs_q: Any = None
         self._events_q: Any = None
@@ -820,7 +834,9 @@ class RunQueue:
 
     # -- changing
 
-    def submit(self, job: dict[str, Any], kind: str, label: str, total: int) -> dict[str, Any]:
+    def submit(self, job: dict[str, Any], kind: str, label: str, total: int, key: str | None = None) -> dict[str, Any]:
+        if key is not None and self.keys.get(key) in self.runs:
+            return dict(self.runs[self.keys[key]])
         if len(self.waiting) >= MAX_WAITING:
             raise QueueFull(
                 f"已有 {len(self.waiting)} 个仿真在排队，请稍后再试 "
@@ -840,6 +856,10 @@ class RunQueue:
             "error": None,
         }
         self.runs[rid] = summary
+        if key is not None:
+            if len(self.keys) >= 1000:
+                self.keys.clear()
+            self.keys[key] = rid
         self.jobs[rid] = job | {"run": rid}
         self.waiting.append(rid)
         self._positions()
@@ -859,8 +879,9 @@ class RunQueue:
             self.waiting.remove(rid)
             self.jobs.pop(rid, None)
         elif rid == self.current:
-            proc = self._proc
-            self._proc = None
+            # detach the worker first: the next run may start (in a new worker) while this one is joined
+            proc, queues = self._proc, (self._jobs_q, self._events_q)
+            self._proc = self._jobs_q = self._events_q = None
             self.current = None
             if proc is not None:
                 proc.terminate()
@@ -868,7 +889,7 @@ class RunQueue:
                 if proc.is_alive():
                     proc.kill()
                     await asyncio.to_thread(proc.join, 5)
-            self._close_queues()
+            _close(*queues)
             for suffix in (".result.json", ".report.html"):
                 with contextlib.suppress(OSError):
                     (self.dir / f"{rid}{suffix}").unlink()
@@ -950,12 +971,16 @@ class RunQueue:
         self._proc = proc
 
     def _close_queues(self) -> None:
-        for q in (self._jobs_q, self._events_q):
-            if q is not None:
-                with contextlib.suppress(Exception):
-                    q.cancel_join_thread()
-                    q.close()
+        _close(self._jobs_q, self._events_q)
         self._jobs_q = self._events_q = None
+
+    def warm(self) -> None:
+        """Start the worker process ahead of the first run (its imports take a second or two)."""
+        if self.current is None and (self._proc is None or not self._proc.is_alive()):
+            try:
+                self._ensure_worker()
+            except Exception:  # the first run will try again and report it
+                log.exception("cannot start the plan worker")
 
     def _stop_worker(self, graceful: bool) -> None:
         proc = self._proc

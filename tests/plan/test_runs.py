@@ -73,12 +73,13 @@ def wait_state(server, token, run, state, timeout=20):
 
 def test_the_plan_feed_pushes_progress(plan_server, planner):
     config = template(plan_server, planner)
+    body, key = {"kind": "simulate", "config": config, "reps": 8}, "feed-test-1"
 
     async def scenario():
         async with connect(f"{plan_server.ws}/ws/plan?token={planner}") as ws:
             first = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert first["type"] == "runs" and isinstance(first["runs"], list)
-            resp = plan_server.post(f"{PLAN}/runs", {"kind": "simulate", "config": config, "reps": 8}, token=planner)
+            resp = plan_server.post(f"{PLAN}/runs", body, token=planner, headers={"Idempotency-Key": key})
             rid = resp.body["run"]
             seen = []
             while True:
@@ -93,6 +94,11 @@ def test_the_plan_feed_pushes_progress(plan_server, planner):
     done = [s["progress"]["done"] for s in seen]
     assert done == sorted(done) and any(0 < d < 8 for d in done)  # progress arrives before the end
     assert "running" in [s["state"] for s in seen]
+    # a retried request (same Idempotency-Key) queues nothing new
+    count = len(plan_server.get(f"{PLAN}/runs", token=planner).body["runs"])
+    again = plan_server.post(f"{PLAN}/runs", body, token=planner, headers={"Idempotency-Key": key})
+    assert again.status == 202 and (again.body["run"], again.body["state"]) == (seen[-1]["run"], "done")
+    assert len(plan_server.get(f"{PLAN}/runs", token=planner).body["runs"]) == count
 
 
 def test_roles(plan_server, plan_tokens, planner):
