@@ -260,6 +260,8 @@ async def cancel_run(request: Request, run: str) -> HTTPResponse:
     _run_summary(request, run)
     try:
         summary = await _queue(request).cancel(run)
+    except KeyError:
+        raise ApiError(404, "unknown_run", f"没有仿真 {run!r} (no such run)", "run") from None
     except ValueError as exc:
         raise ApiError(409, "run_finished", f"该仿真已结束 (the run already ended: {exc})", "run") from None
     return json_response(summary)
@@ -269,6 +271,8 @@ async def delete_run(request: Request, run: str) -> HTTPResponse:
     _run_summary(request, run)
     try:
         _queue(request).delete(run)
+    except KeyError:
+        raise ApiError(404, "unknown_run", f"没有仿真 {run!r} (no such run)", "run") from None
     except ValueError:
         raise ApiError(
             409, "run_active", "仿真排队或运行中，请先取消 (the run is queued or running; cancel it first)", "run"
@@ -332,7 +336,7 @@ async def ws_plan(request: Request, ws: Websocket) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # a stuck client misses updates, never the server
             outbox.put_nowait(json.dumps({"type": "run", "run": summary}, ensure_ascii=False))
 
-    runs.listeners.add(listener)
+    runs.listen(listener)
     try:
         await ws.send(json.dumps({"type": "runs", "runs": runs.summaries()}, ensure_ascii=False))
         while True:
