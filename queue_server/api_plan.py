@@ -34,7 +34,7 @@ from sanic.response import json as json_response
 from simulation import workbench as wb
 
 from . import api
-from .api import API, ApiError, Empty, Route, _Body, parse_body
+from .api import API, ApiError, Empty, Route, _Body, _idempotency_key, parse_body
 from .errors import ConfigError, HallqError
 
 PLAN = API + "/plan"
@@ -134,6 +134,7 @@ def _run_summary(request: Request, run: str) -> dict[str, Any]:
 
 
 async def list_templates(request: Request) -> HTTPResponse:
+    _queue(request).warm()  # a planner opened the workbench: a run will follow
     return json_response({"templates": wb.templates(request.app.ctx.deployment)})
 
 
@@ -191,6 +192,7 @@ async def delete_scenario(request: Request, name: str) -> HTTPResponse:
 
 
 async def submit_run(request: Request) -> HTTPResponse:
+    key = _idempotency_key(request)
     body: RunBody = await _read(request, RunBody)
     job: dict[str, Any] = {"kind": body.kind, "days": body.days, "reps": body.reps, "seed": body.seed}
     if body.kind == "simulate":
@@ -225,7 +227,7 @@ async def submit_run(request: Request) -> HTTPResponse:
         label = body.label or " vs ".join(body.scenarios)
         total = body.reps * len(body.scenarios)
     try:
-        summary = _queue(request).submit(job, body.kind, label, total)
+        summary = _queue(request).submit(job, body.kind, label, total, key)
     except wb.QueueFull as exc:
         raise ApiError(429, "runs_busy", str(exc)) from None
     return json_response(
@@ -258,6 +260,8 @@ async def cancel_run(request: Request, run: str) -> HTTPResponse:
     _run_summary(request, run)
     try:
         summary = await _queue(request).cancel(run)
+    except KeyError:
+        raise ApiError(404, "unknown_run", f"没有仿真 {run!r} (no such run)", "run") from None
     except ValueError as exc:
         raise ApiError(409, "run_finished", f"该仿真已结束 (the run already ended: {exc})", "run") from None
     return json_response(summary)
@@ -267,6 +271,8 @@ async def delete_run(request: Request, run: str) -> HTTPResponse:
     _run_summary(request, run)
     try:
         _queue(request).delete(run)
+    except KeyError:
+        raise ApiError(404, "unknown_run", f"没有仿真 {run!r} (no such run)", "run") from None
     except ValueError:
         raise ApiError(
             409, "run_active", "仿真排队或运行中，请先取消 (the run is queued or running; cancel it first)", "run"
@@ -298,9 +304,7 @@ def _calibrate(config: dict[str, Any], events: str) -> dict[str, Any]:
             report = calibrate_file(str(d / "events.jsonl"), str(d / "config.yaml"), str(d / "out.yaml"))
         except ConfigError as err:
             issue = err.issues[0]
-            raise ApiError(
-                422, "invalid_config", f"{issue.path}: {wb.issue_text(issue)}", issue.path or None
-            ) from None
+            raise ApiError(422, "invalid_config", f"{issue.path}: {wb.issue_text(issue)}", issue.path or None) from None
         except HallqError as exc:
             raise ApiError(422, "invalid", "events: " + str(exc).replace(str(d) + "/", ""), "events") from None
         fitted = yaml.safe_load((d / "out.yaml").read_text(encoding="utf-8"))
@@ -332,7 +336,7 @@ async def ws_plan(request: Request, ws: Websocket) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # a stuck client misses updates, never the server
             outbox.put_nowait(json.dumps({"type": "run", "run": summary}, ensure_ascii=False))
 
-    runs.listeners.add(listener)
+    runs.listen(listener)
     try:
         await ws.send(json.dumps({"type": "runs", "runs": runs.summaries()}, ensure_ascii=False))
         while True:

@@ -31,7 +31,7 @@ from sanic.response import HTTPResponse, raw
 from sanic.response import json as json_response
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
 
-from . import api, api_plan
+from . import api
 from .auth import Authority, RateLimiter, load_secret
 from .cli import open_store
 from .config import Deployment, load_config
@@ -119,7 +119,7 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
     app.ctx.metrics = Metrics()
     api.register(app)
     _register_ws(app)
-    api_plan.register(app)  # /ws/plan and the planner's run queue
+    api.api_plan.register(app)  # the planner's workbench: /ws/plan and its run queue
     _register_ops(app)
     _register_errors(app)
     try:

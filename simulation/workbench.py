@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import fcntl
 import json
 import logging
 import math
@@ -57,6 +58,8 @@ PLAYBACK_STEP = 5  # minutes
 PLAYBACK_REP_DAYS = 400  # playback averages at most this many replication-days (memory of the records)
 STUDY_WORKERS = 1  # run_study processes inside the worker: the server shares two cores with the hall
 POLL_SECONDS = 0.1
+IDLE_POLL_SECONDS = 0.25  # how soon a run added or changed by another server process is seen
+RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 LAYOUT_PER_ROW = 6
 LAYOUT_SPACING = 3.0  # metres between windows
 LAYOUT_MARGIN = 2.0
@@ -587,15 +590,20 @@ def simulate_result(job: dict[str, Any], out_dir: Path, tick: Callable[[int], No
     if not keep:  # the first replications again, with their records (same seeds: the same days)
         few = max(1, PLAYBACK_REP_DAYS // days)
         shown = run_study(hall, days=days, reps=few, seed=seed, workers=STUDY_WORKERS, keep_records=True, progress=tick)
+    page = render_html(hall, study, reps, seed)
+    # the report's own plots, taken from its page rather than drawn a second time
+    plots = dict(re.findall(r'<img alt="(\w+)" src="data:image/png;base64,([^"]+)"', page))
+    if set(plots) != {"waits", "day", "windows"}:
+        plots = _plots(hall, study)
     result = {
         "kpis": kpis(hall, study.summary.figures),
-        "plots": {k: _data_url(v) for k, v in _plots(hall, study).items()},
+        "plots": {k: _data_url(v) for k, v in plots.items()},
         "report_url": f"/api/v1/plan/runs/{job['run']}/report",
         "playback": playback(hall, shown),
         "days": days,
         "reps": reps,
     }
-    _write_atomic(out_dir / f"{job['run']}.report.html", render_html(hall, study, reps, seed))
+    _write_atomic(out_dir / f"{job['run']}.report.html", page)
     return result
 
 
@@ -741,158 +749,68 @@ class QueueFull(HallqError):
     pass
 
 
+def _close(*queues: Any) -> None:
+    for q in queues:
+        if q is not None:
+            with contextlib.suppress(Exception):
+                q.cancel_join_thread()
+                q.close()
+
+
 class RunQueue:
     """Runs one job at a time in a worker process; up to :data:`MAX_WAITING` wait.
 
-    Lives on the server's event loop. Run summaries are kept in memory and written to
-    ``<id>.json`` on every change of state, so the list survives a restart; a run that
-    was queued or running when the server stopped is marked failed on the next start.
+    The run directory is the queue, so every worker of a multi-process server sees
+    the same runs: each run is ``<id>.json`` (its summary, rewritten on every change of
+    state or progress) and, until it starts, ``<id>.job.json`` (what to run). One
+    server process at a time **owns** the queue (an exclusive lock on ``owner.lock``):
+    it starts the runs in order in its worker process and cancels them; the others
+    add runs, ask for cancellation with a ``<id>.cancel`` marker, and read. Every
+    process publishes the summaries that changed on disk to its own listeners (the
+    ``/ws/plan`` feeds). Short critical sections (adding a run, taking the next one)
+    hold ``queue.lock``. A run that was queued or running when the owner stopped is
+    marked failed on the next start.
     """
 
     def __init__(self, data_dir: str | Path) -> None:
         self.dir = Path(data_dir) / "plan" / "runs"
-        self.runs: dict[str, dict[str, Any]] = {}
-        self.jobs: dict[str, dict[str, Any]] = {}
-        self.waiting: deque[str] = deque()
-        self.current: str | None = None
         self.listeners: set[Callable[[dict[str, Any]], None]] = set()
+        self.keys: dict[str, str] = {}  # Idempotency-Key -> run (a retried POST queues nothing new)
+        self.owner = False
+        self._owner_file: Any = None
+        self.waiting: deque[str] = deque()  # the owner's: runs taken in, in order
+        self.current: str | None = None
         self._proc: Any = None
         self._jobs_q: Any = None
         self._events_q: Any = None
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        self._seen: dict[str, tuple[int, int]] = {}  # summary file -> (inode, mtime) last published
         self._ctx = multiprocessing.get_context("spawn")
 
-    # -- lifecycle
+    # -- files
 
-    def load(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        for path in self.dir.glob("*.json"):
-            if path.name.endswith(".result.json"):
-                continue
-            try:
-                summary = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if summary.get("state") not in ENDED:
-                summary |= {
-                    "state": "failed",
-                    "position": None,
-                    "finished": now_iso(),
-                    "error": "服务器重启，仿真中断 (interrupted: the server restarted)",
-                }
-                self._persist(summary)
-            self.runs[summary["run"]] = summary
+    def _path(self, rid: str, suffix: str = ".json") -> Path:
+        return self.dir / f"{rid}{suffix}"
 
-    async def start(self) -> None:
-        self.load()
-        self._wake = asyncio.Event()
-        self._task = asyncio.create_task(self._drive())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        for rid in [*self.waiting, *([self.current] if self.current else [])]:
-            self._end(rid, "failed", "服务停止，仿真中断 (interrupted: the server stopped)")
-        self.waiting.clear()
-        self.current = None
-        self._stop_worker(graceful=True)
-
-    # -- reading
-
-    def summaries(self) -> list[dict[str, Any]]:
-        return sorted((dict(s) for s in self.runs.values()), key=lambda s: (s["created"], s["run"]), reverse=True)
-
-    def summary(self, rid: str) -> dict[str, Any] | None:
-        s = self.runs.get(rid)
-        return dict(s) if s is not None else None
-
-    def result(self, rid: str) -> Any:
+    def _read(self, rid: str) -> dict[str, Any] | None:
+        if not RUN_ID.match(rid):
+            return None
         try:
-            return json.loads((self.dir / f"{rid}.result.json").read_text(encoding="utf-8"))
+            summary: dict[str, Any] = json.loads(self._path(rid).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        return summary
 
-    def report_path(self, rid: str) -> Path:
-        return self.dir / f"{rid}.report.html"
-
-    # -- changing
-
-    def submit(self, job: dict[str, Any], kind: str, label: str, total: int) -> dict[str, Any]:
-        if len(self.waiting) >= MAX_WAITING:
-            raise QueueFull(
-                f"已有 {len(self.waiting)} 个仿真在排队，请稍后再试 "
-                f"({len(self.waiting)} runs are already waiting; try again later)"
-            )
-        rid = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-        summary = {
-            "run": rid,
-            "kind": kind,
-            "label": label,
-            "state": "queued",
-            "position": 0,
-            "progress": {"done": 0, "total": total},
-            "created": now_iso(),
-            "started": None,
-            "finished": None,
-            "error": None,
-        }
-        self.runs[rid] = summary
-        self.jobs[rid] = job | {"run": rid}
-        self.waiting.append(rid)
-        self._positions()
-        self._persist(summary)
-        self._publish(summary)
-        if self.current is None:
-            self._begin_next()  # answer "running" right away when nothing is ahead
-        if self._wake is not None:
-            self._wake.set()
-        return dict(summary)
-
-    async def cancel(self, rid: str) -> dict[str, Any]:
-        summary = self.runs[rid]
-        if summary["state"] in ENDED:
-            raise ValueError(summary["state"])
-        if rid in self.waiting:
-            self.waiting.remove(rid)
-            self.jobs.pop(rid, None)
-        elif rid == self.current:
-            proc = self._proc
-            self._proc = None
-            self.current = None
-            if proc is not None:
-                proc.terminate()
-                await asyncio.to_thread(proc.join, 5)
-                if proc.is_alive():
-                    proc.kill()
-                    await asyncio.to_thread(proc.join, 5)
-            self._close_queues()
-            for suffix in (".result.json", ".report.html"):
-                with contextlib.suppress(OSError):
-                    (self.dir / f"{rid}{suffix}").unlink()
-        self._end(rid, "cancelled", None)
-        if self._wake is not None:
-            self._wake.set()
-        return dict(self.runs[rid])
-
-    def delete(self, rid: str) -> None:
-        summary = self.runs[rid]
-        if summary["state"] not in ENDED:
-            raise ValueError(summary["state"])
-        for suffix in (".json", ".result.json", ".report.html"):
+    def _write(self, summary: dict[str, Any]) -> None:
+        """Write a summary and tell this process's listeners at once (other processes see the file change)."""
+        path = self._path(summary["run"])
+        _write_atomic(path, json.dumps(summary, ensure_ascii=False))
+        if self.listeners:
             with contextlib.suppress(OSError):
-                (self.dir / f"{rid}{suffix}").unlink()
-        del self.runs[rid]
-
-    def worker_pid(self) -> int | None:
-        return int(self._proc.pid) if self._proc is not None and self._proc.is_alive() else None
-
-    # -- inside
-
-    def _persist(self, summary: dict[str, Any]) -> None:
-        _write_atomic(self.dir / f"{summary['run']}.json", json.dumps(summary, ensure_ascii=False))
+                st = path.stat()
+                self._seen[summary["run"]] = (st.st_ino, st.st_mtime_ns)
+            self._publish(summary)
 
     def _publish(self, summary: dict[str, Any]) -> None:
         for listener in list(self.listeners):
@@ -901,27 +819,229 @@ class RunQueue:
             except Exception:  # one broken listener must not stop the others
                 log.exception("plan run listener failed")
 
+    def _ids(self) -> list[str]:
+        return sorted(p.name[:-5] for p in self.dir.glob("*.json") if RUN_ID.match(p.name[:-5]))
+
+    def _all(self) -> list[dict[str, Any]]:
+        return [s for s in (self._read(rid) for rid in self._ids()) if s is not None]
+
+    @contextlib.contextmanager
+    def _locked(self) -> Any:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "queue.lock", "a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._try_own()
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._drive())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.owner:
+            self._adopt()
+            for rid in [*self.waiting, *([self.current] if self.current else [])]:
+                self._end(rid, "failed", "服务停止，仿真中断 (interrupted: the server stopped)")
+            self.waiting.clear()
+            self.current = None
+            self._stop_worker(graceful=True)
+            self.owner = False
+        if self._owner_file is not None:
+            self._owner_file.close()  # releases the lock
+            self._owner_file = None
+
+    def _try_own(self) -> None:
+        if self.owner:
+            return
+        f = open(self.dir / "owner.lock", "a+")  # noqa: SIM115 - held open for the process's life
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            return
+        self._owner_file, self.owner = f, True
+        # runs left by an owner that stopped: a running one is lost; a queued one is lost
+        # unless its job file is there (another process added it meanwhile)
+        for summary in self._all():
+            if summary["state"] == "running" or (
+                summary["state"] == "queued" and not self._path(summary["run"], ".job.json").exists()
+            ):
+                summary |= {
+                    "state": "failed",
+                    "position": None,
+                    "finished": now_iso(),
+                    "error": "服务器重启，仿真中断 (interrupted: the server restarted)",
+                }
+                self._write(summary)
+
+    # -- reading
+
+    def summaries(self) -> list[dict[str, Any]]:
+        return sorted(self._all(), key=lambda s: (s["created"], s["run"]), reverse=True)
+
+    def summary(self, rid: str) -> dict[str, Any] | None:
+        return self._read(rid)
+
+    def result(self, rid: str) -> Any:
+        try:
+            return json.loads(self._path(rid, ".result.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def report_path(self, rid: str) -> Path:
+        return self._path(rid, ".report.html")
+
+    # -- changing (any process)
+
+    def submit(self, job: dict[str, Any], kind: str, label: str, total: int, key: str | None = None) -> dict[str, Any]:
+        if key is not None and key in self.keys and (known := self._read(self.keys[key])) is not None:
+            return known
+        with self._locked():
+            states = [s["state"] for s in self._all()]
+            waiting = states.count("queued")
+            if waiting >= MAX_WAITING:
+                raise QueueFull(
+                    f"已有 {waiting} 个仿真在排队，请稍后再试 ({waiting} runs are already waiting; try again later)"
+                )
+            rid = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+            summary = {
+                "run": rid,
+                "kind": kind,
+                "label": label,
+                "state": "queued",
+                "position": waiting + (1 if "running" in states else 0),
+                "progress": {"done": 0, "total": total},
+                "created": now_iso(),
+                "started": None,
+                "finished": None,
+                "error": None,
+            }
+            _write_atomic(self._path(rid, ".job.json"), json.dumps(job | {"run": rid}, ensure_ascii=False))
+            self._write(summary)
+        if key is not None:
+            if len(self.keys) >= 1000:
+                self.keys.clear()
+            self.keys[key] = rid
+        if self.owner and self.current is None:
+            self._adopt()
+            self._begin_next()  # answer "running" right away when nothing is ahead
+        if self._wake is not None:
+            self._wake.set()
+        return self._read(rid) or summary
+
+    async def cancel(self, rid: str) -> dict[str, Any]:
+        summary = self._read(rid)
+        if summary is None:
+            raise KeyError(rid)
+        if summary["state"] in ENDED:
+            raise ValueError(summary["state"])
+        if self.owner:
+            await self._cancel_here(rid)
+        else:  # ask the owner, and wait for its answer
+            self._path(rid, ".cancel").touch()
+            deadline = time_mod.monotonic() + 10
+            while time_mod.monotonic() < deadline:
+                await asyncio.sleep(POLL_SECONDS)
+                now = self._read(rid)
+                if now is None or now["state"] in ENDED:
+                    break
+        return self._read(rid) or summary
+
+    def delete(self, rid: str) -> None:
+        summary = self._read(rid)
+        if summary is None:
+            raise KeyError(rid)
+        if summary["state"] not in ENDED:
+            raise ValueError(summary["state"])
+        for suffix in (".json", ".result.json", ".report.html", ".job.json", ".cancel"):
+            with contextlib.suppress(OSError):
+                self._path(rid, suffix).unlink()
+
+    def warm(self) -> None:
+        """Start the worker process ahead of the first run (its imports take a second or two)."""
+        if self.owner and self.current is None and (self._proc is None or not self._proc.is_alive()):
+            try:
+                self._ensure_worker()
+            except Exception:  # the first run will try again and report it
+                log.exception("cannot start the plan worker")
+
+    # -- the owner
+
+    def _adopt(self) -> None:
+        """Take in runs queued on disk (by any process), oldest first: those with a job file."""
+        known = set(self.waiting) | ({self.current} if self.current else set())
+        fresh = []
+        for job in self.dir.glob("*.job.json"):
+            rid = job.name[: -len(".job.json")]
+            if rid not in known and (summary := self._read(rid)) is not None and summary["state"] == "queued":
+                fresh.append(summary)
+        for s in sorted(fresh, key=lambda s: (s["created"], s["run"])):
+            self.waiting.append(s["run"])
+
+    def _update(self, rid: str, **changes: Any) -> dict[str, Any] | None:
+        summary = self._read(rid)
+        if summary is None:
+            return None
+        summary |= changes
+        self._write(summary)
+        return summary
+
     def _positions(self) -> None:
+        self._adopt()
         ahead = 1 if self.current else 0
         for i, rid in enumerate(self.waiting):
-            s = self.runs[rid]
-            if s["position"] != i + ahead:
-                s["position"] = i + ahead
-                self._publish(s)
+            summary = self._read(rid)
+            if summary is not None and summary["position"] != i + ahead:
+                self._update(rid, position=i + ahead)
 
     def _end(self, rid: str, state: str, error: str | None) -> None:
-        s = self.runs.get(rid)
-        if s is None:
-            return
-        s |= {"state": state, "position": None, "finished": now_iso(), "error": error}
-        if state == "done":
-            s["progress"] = {"done": s["progress"]["total"], "total": s["progress"]["total"]}
-        self.jobs.pop(rid, None)
+        summary = self._read(rid)
+        if summary is not None:
+            changes: dict[str, Any] = {"state": state, "position": None, "finished": now_iso(), "error": error}
+            if state == "done":
+                changes["progress"] = {"done": summary["progress"]["total"], "total": summary["progress"]["total"]}
+            self._update(rid, **changes)
+        for suffix in (".job.json", ".cancel"):
+            with contextlib.suppress(OSError):
+                self._path(rid, suffix).unlink()
+        if rid in self.waiting:
+            self.waiting.remove(rid)
         if self.current == rid:
             self.current = None
-        self._persist(s)
-        self._publish(s)
         self._positions()
+
+    async def _cancel_here(self, rid: str) -> None:
+        if rid == self.current:
+            # detach the worker first: the next run may start (in a new worker) while this one is joined
+            proc, queues = self._proc, (self._jobs_q, self._events_q)
+            self._proc = self._jobs_q = self._events_q = None
+            self.current = None
+            if proc is not None:
+                proc.terminate()
+                await asyncio.to_thread(proc.join, 5)
+                if proc.is_alive():
+                    proc.kill()
+                    await asyncio.to_thread(proc.join, 5)
+            _close(*queues)
+            for suffix in (".result.json", ".report.html"):
+                with contextlib.suppress(OSError):
+                    self._path(rid, suffix).unlink()
+        with self._locked():
+            summary = self._read(rid)
+            if summary is not None and summary["state"] not in ENDED:
+                self._end(rid, "cancelled", None)
+        if self._wake is not None:
+            self._wake.set()
 
     def _ensure_worker(self) -> None:
         if self._proc is not None and self._proc.is_alive():
@@ -950,11 +1070,7 @@ class RunQueue:
         self._proc = proc
 
     def _close_queues(self) -> None:
-        for q in (self._jobs_q, self._events_q):
-            if q is not None:
-                with contextlib.suppress(Exception):
-                    q.cancel_join_thread()
-                    q.close()
+        _close(self._jobs_q, self._events_q)
         self._jobs_q = self._events_q = None
 
     def _stop_worker(self, graceful: bool) -> None:
@@ -974,22 +1090,26 @@ class RunQueue:
     def _begin_next(self) -> None:
         while self.current is None and self.waiting:
             rid = self.waiting.popleft()
-            job = self.jobs.pop(rid, None)
-            if job is None:
-                continue
+            with self._locked():
+                summary = self._read(rid)
+                if summary is None or summary["state"] != "queued":
+                    continue  # cancelled meanwhile
+                try:
+                    job = json.loads(self._path(rid, ".job.json").read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    self._end(rid, "failed", "仿真任务丢失 (the run's job file is missing)")
+                    continue
+                self.current = rid
+                self._update(rid, state="running", position=0, started=now_iso())
             try:
                 self._ensure_worker()
                 self._jobs_q.put(job)
             except Exception as exc:
                 log.exception("cannot start the plan worker")
-                self.current = rid
                 self._end(rid, "failed", f"无法启动仿真进程 (cannot start the worker process: {exc})")
                 continue
-            self.current = rid
-            s = self.runs[rid]
-            s |= {"state": "running", "position": 0, "started": now_iso()}
-            self._persist(s)
-            self._publish(s)
+            with contextlib.suppress(OSError):
+                self._path(rid, ".job.json").unlink()
             self._positions()
 
     def _drain(self) -> None:
@@ -1004,32 +1124,80 @@ class RunQueue:
             if rid != self.current:
                 continue
             if kind == "progress":
-                s = self.runs[rid]
-                s["progress"] = {"done": min(int(value), s["progress"]["total"]), "total": s["progress"]["total"]}
-                self._publish(s)
+                summary = self._read(rid)
+                if summary is not None:
+                    total = summary["progress"]["total"]
+                    self._update(rid, progress={"done": min(int(value), total), "total": total})
             elif kind == "done":
                 self._end(rid, "done", None)
             elif kind == "failed":
                 self._end(rid, "failed", str(value))
 
+    async def _owner_round(self) -> None:
+        for marker in self.dir.glob("*.cancel"):
+            rid = marker.name[: -len(".cancel")]
+            summary = self._read(rid)
+            if summary is None or summary["state"] in ENDED:
+                with contextlib.suppress(OSError):
+                    marker.unlink()
+            else:
+                await self._cancel_here(rid)
+        self._adopt()
+        self._begin_next()
+        self._drain()
+        if self.current is not None and (self._proc is None or not self._proc.is_alive()):
+            await asyncio.sleep(POLL_SECONDS)
+            self._drain()  # its last words may still be in the pipe
+            if self.current is not None:
+                code = self._proc.exitcode if self._proc is not None else None
+                self._end(self.current, "failed", f"仿真进程意外退出 (the worker process exited: {code})")
+                self._proc = None
+
+    # -- every process: publish what changed on disk
+
+    def _publish_changes(self) -> None:
+        if not self.listeners:
+            self._seen.clear()
+            return
+        seen: dict[str, tuple[int, int]] = {}
+        for rid in self._ids():
+            try:
+                st = self._path(rid).stat()
+            except OSError:
+                continue
+            seen[rid] = (st.st_ino, st.st_mtime_ns)
+            if self._seen.get(rid) != seen[rid]:
+                summary = self._read(rid)
+                if summary is not None:
+                    self._publish(summary)
+        self._seen = seen
+
+    def listen(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Add ``listener``; it hears of changes from now on (not of the runs as they are)."""
+        if not self.listeners:
+            self._seen = {}
+            self._prime()
+        self.listeners.add(listener)
+
+    def _prime(self) -> None:
+        for rid in self._ids():
+            with contextlib.suppress(OSError):
+                st = self._path(rid).stat()
+                self._seen[rid] = (st.st_ino, st.st_mtime_ns)
+
     async def _drive(self) -> None:
         assert self._wake is not None
         while True:
             try:
-                self._begin_next()
-                if self.current is None:
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                self._drain()
-                if self.current is not None and (self._proc is None or not self._proc.is_alive()):
-                    await asyncio.sleep(POLL_SECONDS)
-                    self._drain()  # its last words may still be in the pipe
-                    if self.current is not None:
-                        code = self._proc.exitcode if self._proc is not None else None
-                        self._end(self.current, "failed", f"仿真进程意外退出 (the worker process exited: {code})")
-                        self._proc = None
-                await asyncio.sleep(POLL_SECONDS)
+                if not self.owner:
+                    self._try_own()  # the owner may have gone
+                if self.owner:
+                    await self._owner_round()
+                self._publish_changes()
+                busy = self.current is not None or any(self.dir.glob("*.cancel"))
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS if busy else IDLE_POLL_SECONDS)
             except asyncio.CancelledError:
                 raise
             except Exception:  # keep the queue alive whatever happens to one run

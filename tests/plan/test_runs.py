@@ -20,9 +20,11 @@ LONG = {"days": 20, "reps": 200}  # the test hall (open around the clock): minut
 
 
 def workers(server) -> list[psutil.Process]:
-    """The server's plan worker processes (spawned Python children running worker_main)."""
-    me = psutil.Process(server.proc.pid)
-    return [p for p in me.children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+    """The server's plan worker processes: spawned children of the process(es) serving requests
+    (with several server workers, Sanic's own workers are spawned children of the main process)."""
+    main = psutil.Process(server.proc.pid)
+    spawned = [p for p in main.children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+    return [p for p in spawned if (p.ppid() == main.pid) == (server.workers == 1)]
 
 
 def test_a_full_queue_refuses_and_cancel_stops_the_worker(plan_server, planner):
@@ -73,12 +75,13 @@ def wait_state(server, token, run, state, timeout=20):
 
 def test_the_plan_feed_pushes_progress(plan_server, planner):
     config = template(plan_server, planner)
+    body, key = {"kind": "simulate", "config": config, "reps": 8}, "feed-test-1"
 
     async def scenario():
         async with connect(f"{plan_server.ws}/ws/plan?token={planner}") as ws:
             first = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert first["type"] == "runs" and isinstance(first["runs"], list)
-            resp = plan_server.post(f"{PLAN}/runs", {"kind": "simulate", "config": config, "reps": 8}, token=planner)
+            resp = plan_server.post(f"{PLAN}/runs", body, token=planner, headers={"Idempotency-Key": key})
             rid = resp.body["run"]
             seen = []
             while True:
@@ -93,6 +96,11 @@ def test_the_plan_feed_pushes_progress(plan_server, planner):
     done = [s["progress"]["done"] for s in seen]
     assert done == sorted(done) and any(0 < d < 8 for d in done)  # progress arrives before the end
     assert "running" in [s["state"] for s in seen]
+    # a retried request (same Idempotency-Key) queues nothing new
+    count = len(plan_server.get(f"{PLAN}/runs", token=planner).body["runs"])
+    again = plan_server.post(f"{PLAN}/runs", body, token=planner, headers={"Idempotency-Key": key})
+    assert again.status == 202 and (again.body["run"], again.body["state"]) == (seen[-1]["run"], "done")
+    assert len(plan_server.get(f"{PLAN}/runs", token=planner).body["runs"]) == count
 
 
 def test_roles(plan_server, plan_tokens, planner):
@@ -145,3 +153,24 @@ def test_results_and_scenarios_survive_a_restart(server_factory):
     assert report.status == 200 and "仿真报告" in report.body
     assert runs[long]["state"] == "failed" and "interrupted" in runs[long]["error"]
     assert again.get(f"{PLAN}/scenarios/keep", token=planner).body["config"] == config
+
+
+def test_every_server_worker_shares_the_runs(server_factory, redis_url):
+    """With Redis and two server processes, each answers about every run; one process runs them."""
+    server = server_factory(redis=redis_url, workers=2)
+    planner = Tokens(Authority(load_config(server.config), SECRET.encode()), server).login("planner")
+    config = template(server, planner)
+    done = simulate(server, planner, config, reps=3)  # polled through both processes
+    for _ in range(6):  # every request a new connection: the kernel spreads them over the processes
+        assert done["run"] in [r["run"] for r in server.get(f"{PLAN}/runs", token=planner).body["runs"]]
+        assert server.get(f"{PLAN}/runs/{done['run']}", token=planner).body["result"] == done["result"]
+    demo = template(server, planner, "hall:demo")
+    ids = [
+        server.post(f"{PLAN}/runs", {"kind": "simulate", "config": demo, **LONG}, token=planner).body["run"]
+        for _ in range(4)
+    ]
+    assert server.post(f"{PLAN}/runs", {"kind": "simulate", "config": demo}, token=planner).status == 429
+    wait_state(server, planner, ids[0], "running")
+    for rid in reversed(ids):
+        assert server.post(f"{PLAN}/runs/{rid}/cancel", token=planner).body["state"] == "cancelled"
+    assert len(workers(server)) <= 1  # only the process that owns the queue runs simulations
