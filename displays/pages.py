@@ -125,6 +125,11 @@ async def roster(request: Request) -> HTTPResponse:
     return await _page(request, "roster.html", "周排班 Weekly roster", clerks=clerks)
 
 
+async def plan(request: Request) -> HTTPResponse:
+    """规划工作台: the planner's workbench (issue #9); everything it shows comes from /api/v1/plan."""
+    return await _page(request, "plan.html", "规划工作台 Planner's workbench")
+
+
 def _window_exists(request: Request, window: int) -> None:
     try:
         _service(request).hall.window(window)
@@ -214,6 +219,7 @@ def register(app: Sanic) -> None:
     app.add_route(tracker, "/t/<ticket:str>", name="page_tracker")
     app.add_route(manager, "/manager", name="page_manager")
     app.add_route(roster, "/roster", name="page_roster")
+    app.add_route(plan, "/plan", name="page_plan")
     app.add_route(qr_code, "/qr/<name:str>", name="page_qr")
     app.add_route(pad_ticket, "/pages/pad/<window:int>", name="page_pad_ticket")
     app.add_route(manager_summary, "/pages/manager", name="page_manager_summary")

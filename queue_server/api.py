@@ -143,6 +143,7 @@ class Route:
     body: type[BaseModel] | None = None
     tag: str = "hall"
     params: dict[str, str] = field(default_factory=dict)  # query parameters: name -> description
+    stream: bool = False  # the handler reads the body itself (its own size limit)
 
 
 def parse_body(request: Request, model: type[BaseModel]) -> Any:
@@ -525,7 +526,7 @@ def _bearer(request: Request) -> str | None:
 
 def register(app: Sanic) -> None:
     for i, route in enumerate(ROUTES):
-        app.add_route(_guarded(route), route.path, methods=[route.method], name=f"api_{i}")
+        app.add_route(_guarded(route), route.path, methods=[route.method], name=f"api_{i}", stream=route.stream)
     app.add_route(openapi_json, API + "/openapi.json", methods=["GET"], name="openapi")
 
 
@@ -535,7 +536,8 @@ def register(app: Sanic) -> None:
 def _openapi_path(path: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     out = path
-    names = ("hall", "string"), ("ticket", "string"), ("clerk", "string"), ("code", "string"), ("followup", "string")
+    names = [("hall", "string"), ("ticket", "string"), ("clerk", "string"), ("code", "string"), ("followup", "string")]
+    names += [("template", "string"), ("name", "string"), ("run", "string")]  # the planner's workbench
     for name, kind in (*names, ("window", "integer")):
         token = f"<{name}:{'int' if kind == 'integer' else 'str'}>"
         if token in out:
@@ -611,6 +613,7 @@ async def openapi_json(request: Request) -> HTTPResponse:
     return json_response(openapi_document())
 
 
-# Appointments, check-in, follow-ups and reports; staffing, rosters and rebalancing:
-# their own modules (api_citizen, api_scheduler) append their routes to ROUTES.
-from . import api_citizen, api_scheduler  # noqa: E402, F401
+# Appointments, check-in, follow-ups and reports; staffing, rosters and rebalancing; the
+# planner's workbench: their own modules (api_citizen, api_scheduler, api_plan) append their
+# routes to ROUTES.
+from . import api_citizen, api_plan, api_scheduler  # noqa: E402, F401

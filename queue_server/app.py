@@ -119,6 +119,7 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
     app.ctx.metrics = Metrics()
     api.register(app)
     _register_ws(app)
+    api.api_plan.register(app)  # the planner's workbench: /ws/plan and its run queue
     _register_ops(app)
     _register_errors(app)
     try:

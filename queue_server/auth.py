@@ -1,6 +1,6 @@
 """Who may do what: passwords, session tokens, device tokens, ticket tokens, rate limits.
 
-* Clerks and managers log in with a password, stored only as a scrypt hash
+* Clerks, managers and planners log in with a password, stored only as a scrypt hash
   (``hallq hash-password``), and get a signed session token that expires after
   ``auth.session_minutes``.
 * Kiosks, displays and rating pads carry a device token derived from the
@@ -27,7 +27,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .config import Deployment
 
-ROLES = ("manager", "clerk", "kiosk", "display", "pad", "citizen")
+ROLES = ("manager", "clerk", "planner", "kiosk", "display", "pad", "citizen")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 VERIFIED_SESSIONS = 4096  # verified session tokens remembered per process
 

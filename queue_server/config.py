@@ -658,10 +658,11 @@ class Storage(_Model):
 
 
 class User(_Model):
-    """Someone who logs in: a hall manager, or a clerk (``id`` = the clerk's id in ``hall``)."""
+    """Someone who logs in: a hall manager, a clerk (``id`` = the clerk's id in ``hall``), or a
+    planner (规划员: the planner's workbench only; nothing on the live hall)."""
 
     id: Slug
-    role: Literal["manager", "clerk"]
+    role: Literal["manager", "clerk", "planner"]
     hall: str | None = None  # a manager without a hall manages every hall
     name: str = ""
     password_hash: str = Field(pattern=r"^scrypt\$")

@@ -155,3 +155,31 @@
   window.HallqFeed = { connect: connect, api: api, errorText: errorText, newKey: newKey, pageData: pageData, indicator: indicator,
                        managerLogin: managerLogin };
 })();
+
+/* The planner's workbench login (/plan): like managerLogin, but any of ``roles`` may log in (manager or
+   planner); the session is kept in sessionStorage under ``storeKey + hallId``. */
+(function () {
+  "use strict";
+  function staffLogin(hallId, storeKey, roles, start) {
+    var api = window.HallqFeed.api, errorText = window.HallqFeed.errorText;
+    document.getElementById("login").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var user = document.getElementById("user").value.trim(), password = document.getElementById("password").value;
+      api("POST", "/api/v1/auth/login", { user: user, password: password, hall: hallId }).then(function (r) {
+        if (!r.ok || roles.indexOf(r.body.role) < 0) {
+          var e = r.ok ? { zh: "该账号没有规划权限（需要管理人员或规划人员）", en: "this account may not plan (manager or planner needed)" }
+            : errorText(r);
+          var box = document.getElementById("login-error");
+          box.hidden = false;
+          box.innerHTML = I18n.both(e.zh, e.en);
+          return;
+        }
+        sessionStorage.setItem(storeKey + hallId, r.body.token);
+        start(r.body.token, r.body.role);
+      });
+    });
+    var saved = sessionStorage.getItem(storeKey + hallId);
+    if (saved) start(saved, null);
+  }
+  window.HallqFeed.staffLogin = staffLogin;
+})();
