@@ -21,6 +21,7 @@ PAGES = (
     ("查询 Citizen tracker", "/t/<ticket>?hall={hall}"),
     ("管理 Manager dashboard", "/manager?hall={hall}"),
     ("排班 Weekly roster", "/roster?hall={hall}"),
+    ("规划工作台 Planner's workbench", "/plan?hall={hall}"),
     ("预约 Booking", "/booking?hall={hall}"),
     ("签到 Kiosk check-in", "/checkin?hall={hall}&token={kiosk}"),
     ("线上取号 Phone ticket", "/remote?hall={hall}"),

@@ -275,7 +275,8 @@ def test_every_page_url_serve_prints_answers(server, tokens):
     ticket = issue(server, tokens)["ticket"]
     printed = re.findall(r"http://127\.0\.0\.1:\d+(/[^\s)]*)", server.log.read_text(encoding="utf-8"))
     paths = [p.replace("<ticket>", ticket) for p in printed]
-    for expected in ("/kiosk", "/board", "/console", "/manager", "/roster", "/booking", "/reports", "/api/docs"):
+    pages = ("/kiosk", "/board", "/console", "/manager", "/roster", "/plan", "/booking", "/reports", "/api/docs")
+    for expected in pages:
         assert any(p.startswith(expected) for p in paths), (expected, paths)
     for path in paths:
         assert server.get(path).status == 200, path
