@@ -153,7 +153,7 @@ def parse_body(request: Request, model: type[BaseModel]) -> Any:
             raise ApiError(415, "unsupported_media_type", "请求体须为 JSON (send Content-Type: application/json)")
         try:
             raw = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
             raise ApiError(400, "malformed_json", f"请求体不是合法的 JSON (malformed JSON: {exc})") from None
     if not isinstance(raw, dict):
         raise ApiError(400, "malformed_json", "请求体须为 JSON 对象 (the body must be a JSON object)")

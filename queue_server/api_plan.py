@@ -6,8 +6,8 @@ OpenAPI entry; :func:`register` adds the ``/ws/plan`` feed and starts/stops the 
 queue with the server. Managers and planners use it; a planner can do nothing on the
 live hall (no other route lists the role). The work itself is in
 :mod:`simulation.workbench`: simulations run in a worker process, never on this
-event loop. The contract with the page is ``/work/plan-contract.md`` (README:
-"规划工作台 Planner's workbench").
+event loop. The page (``/plan``) and the README section "规划工作台 Planner's workbench"
+describe the API from the planner's side.
 
 Bodies are read here (streaming routes) with their own limits: a plan may be larger
 than the server's 64 KiB for ordinary requests, and an event export for calibration

@@ -9,7 +9,8 @@ The server side of ``/plan`` (see ``queue_server/api_plan.py`` for the HTTP API)
 * **Scenarios** are saved plans, one JSON file each under
   ``<data_dir>/plan/scenarios/`` (:class:`ScenarioStore`).
 * **Runs** (:class:`RunQueue`): one simulation or comparison at a time, up to
-  :data:`MAX_WAITING` more waiting. Each runs in a separate worker process (the
+  :data:`MAX_WAITING` more waiting; the run directory is the queue, shared by every
+  server process. Each runs in a separate worker process (the
   ``spawn`` start method; never in the server's event loop), which reports progress
   over a queue; cancelling a running run terminates that process. The worker writes
   the result (``<id>.result.json``) and, for a simulation, the HTML report of
@@ -59,7 +60,7 @@ PLAYBACK_REP_DAYS = 400  # playback averages at most this many replication-days 
 STUDY_WORKERS = 1  # run_study processes inside the worker: the server shares two cores with the hall
 POLL_SECONDS = 0.1
 IDLE_POLL_SECONDS = 0.25  # how soon a run added or changed by another server process is seen
-RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
+RUN_ID = re.compile(r"^\d{8}-\d{6}-\d{6}-[0-9a-f]{4}$")
 LAYOUT_PER_ROW = 6
 LAYOUT_SPACING = 3.0  # metres between windows
 LAYOUT_MARGIN = 2.0
@@ -887,7 +888,7 @@ class RunQueue:
     # -- reading
 
     def summaries(self) -> list[dict[str, Any]]:
-        return sorted(self._all(), key=lambda s: (s["created"], s["run"]), reverse=True)
+        return sorted(self._all(), key=lambda s: s["run"], reverse=True)
 
     def summary(self, rid: str) -> dict[str, Any] | None:
         return self._read(rid)
@@ -908,18 +909,20 @@ class RunQueue:
             return known
         with self._locked():
             states = [s["state"] for s in self._all()]
-            waiting = states.count("queued")
-            if waiting >= MAX_WAITING:
+            ahead = states.count("queued") + states.count("running")  # the first queued one may not be running yet
+            if ahead > MAX_WAITING:
+                waiting = ahead - 1
                 raise QueueFull(
                     f"已有 {waiting} 个仿真在排队，请稍后再试 ({waiting} runs are already waiting; try again later)"
                 )
-            rid = f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+            # sortable to the microsecond: the queue's order is the order of the ids
+            rid = f"{datetime.now(UTC):%Y%m%d-%H%M%S-%f}-{secrets.token_hex(2)}"
             summary = {
                 "run": rid,
                 "kind": kind,
                 "label": label,
                 "state": "queued",
-                "position": waiting + (1 if "running" in states else 0),
+                "position": ahead,
                 "progress": {"done": 0, "total": total},
                 "created": now_iso(),
                 "started": None,
@@ -985,7 +988,7 @@ class RunQueue:
             rid = job.name[: -len(".job.json")]
             if rid not in known and (summary := self._read(rid)) is not None and summary["state"] == "queued":
                 fresh.append(summary)
-        for s in sorted(fresh, key=lambda s: (s["created"], s["run"])):
+        for s in sorted(fresh, key=lambda s: s["run"]):
             self.waiting.append(s["run"])
 
     def _update(self, rid: str, **changes: Any) -> dict[str, Any] | None:

@@ -72,6 +72,11 @@ def test_validate_names_the_field_like_check_config(plan_server, planner):
         "POST", f"{PLAN}/validate", raw=b"{nope", token=planner, headers={"Content-Type": "application/json"}
     )
     assert raw.status == 400 and raw.error["code"] == "malformed_json"
+    deep = b"[" * 200_000 + b"]" * 200_000  # a plan may be up to 1 MiB: nesting too deep for the parser
+    raw = plan_server.request(
+        "POST", f"{PLAN}/validate", raw=deep, token=planner, headers={"Content-Type": "application/json"}
+    )
+    assert raw.status == 400 and raw.error["code"] == "malformed_json"
     typed = plan_server.post(f"{PLAN}/validate", {"config": [1, 2]}, token=planner)
     assert typed.status == 422 and typed.error["field"] == "config"
 
