@@ -41,6 +41,7 @@ from .commands import (
     StartService,
     Transfer,
 )
+from .config import pydantic_zh
 from .hall import HallService
 from .model import OUTCOMES, RATING_LEVELS
 from .views import hall_snapshot, materials, ticket_status
@@ -163,7 +164,9 @@ def parse_body(request: Request, model: type[BaseModel]) -> Any:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or None
         msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-        raise ApiError(422, "invalid", f"{where}: {msg}" if where else msg, where) from None
+        zh = pydantic_zh(err)
+        text = f"{zh} ({msg})" if zh else msg
+        raise ApiError(422, "invalid", f"{where}: {text}" if where else text, where) from None
 
 
 def _service(request: Request, hall: str) -> HallService:

@@ -139,6 +139,7 @@ async def list_templates(request: Request) -> HTTPResponse:
 
 
 async def get_template(request: Request, template: str) -> HTTPResponse:
+    template = unquote(template)  # "hall%3Ademo" and "hall:demo" name the same template
     config = wb.template(request.app.ctx.deployment, template)
     if config is None:
         raise ApiError(404, "unknown_template", f"没有模板 {template!r} (no such template)", "template")

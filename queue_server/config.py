@@ -964,7 +964,7 @@ _PYDANTIC_ZH = {
 }
 
 
-def _zh_of(err: Any) -> str:
+def pydantic_zh(err: Any) -> str:
     """The Chinese text of one pydantic error ("" when there is none)."""
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, Invalid):
@@ -1019,7 +1019,7 @@ def parse_config(raw: Any, source: str = "") -> Deployment:
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown field (check its spelling)"
-            issues.append(ConfigIssue(_loc(loc), msg, _zh_of(err)))
+            issues.append(ConfigIssue(_loc(loc), msg, pydantic_zh(err)))
         raise ConfigError(issues, source) from None
     problems = _check_references(dep)
     if problems:

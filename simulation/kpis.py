@@ -43,6 +43,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "hall_mean": ("平均在厅人数", "mean people in hall"),
     "hall_max": ("最多在厅人数", "max people in hall"),
     "utilisation": ("利用率", "utilisation"),
+    "unserved": ("当日未办人次", "not served that day"),
 }
 
 
@@ -178,9 +179,25 @@ class Summary:
         }
 
 
+# Figures that are shares (0..1); every figure of a replication is ≥ 0.
+SHARES = ("within_target", "service_level", "abandonment", "one_visit", "utilisation")
+
+
+def is_share(name: str) -> bool:
+    return name.rsplit(".", 1)[-1] in SHARES
+
+
+def _bounded(name: str, e: Estimate) -> Estimate:
+    """The interval cut to the figure's possible range: a share's interval from a few replications can
+    pass 100% (or a wait's pass 0) though no replication can; the mean is never changed."""
+    if math.isnan(e.low):
+        return e
+    return Estimate(e.mean, max(e.low, 0.0), min(e.high, 1.0) if is_share(name) else e.high, e.n)
+
+
 def summarize(reps: Sequence[tuple[dict[str, float], dict[str, list[float]]]]) -> Summary:
     keys = list(dict.fromkeys(k for r, _ in reps for k in r))
-    figures = {k: confidence_interval([r.get(k, math.nan) for r, _ in reps]) for k in keys}
+    figures = {k: _bounded(k, confidence_interval([r.get(k, math.nan) for r, _ in reps])) for k in keys}
     series: dict[str, list[float]] = {"minute": reps[0][1]["minute"]}
     for name in ("queue", "in_hall"):
         series[name] = np.mean([s[name] for _, s in reps], axis=0).tolist()

@@ -31,7 +31,7 @@ import numpy as np
 
 from queue_server.config import Hall
 
-from .kpis import LABELS, Estimate
+from .kpis import LABELS, Estimate, is_share
 from .model import OUTCOME_NAMES
 from .replications import StudyResult
 
@@ -43,7 +43,7 @@ def _fmt(x: float, pct: bool = False) -> str:
 
 
 def _is_share(name: str) -> bool:
-    return name.rsplit(".", 1)[-1] in ("within_target", "service_level", "abandonment", "one_visit", "utilisation")
+    return is_share(name)
 
 
 def fmt_estimate(e: Estimate, name: str) -> str:

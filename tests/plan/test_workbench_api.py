@@ -47,6 +47,10 @@ def test_templates_are_the_running_hall_and_a_starter(plan_server, planner):
     assert b0["x"] > max(w["x"] for w in a)
     ok = plan_server.post(f"{PLAN}/validate", {"config": demo, "growth": {}}, token=planner).body
     assert ok == {"ok": True, "errors": []}
+    encoded = plan_server.get(f"{PLAN}/templates/hall%3Ademo", token=planner)  # a client that encodes the ':'
+    assert encoded.status == 200 and encoded.body["config"]["windows"] == demo["windows"]
+    wrong_body = plan_server.post(f"{PLAN}/validate", {"config": demo, "growth": {}, "extra": 1}, token=planner)
+    assert wrong_body.status == 422 and wrong_body.error["message"].startswith("extra: 未知字段")
     missing = plan_server.get(f"{PLAN}/templates/nope", token=planner)
     assert missing.status == 404 and missing.error["code"] == "unknown_template"
 

@@ -194,7 +194,10 @@ def test_same_seed_same_day(example_hall: Hall):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"priority_share": {"nobody": 0.1}}, "simulation.priority_share: unknown priority group 'nobody'"),
+        (
+            {"priority_share": {"nobody": 0.1}},
+            "simulation.priority_share: 未知优先群体 'nobody' (unknown priority group 'nobody')",
+        ),
         ({"priority_share": {"elderly": 0.8}, "appointment_share": 0.3}, "add up to more than 1"),
         ({"hall_capacity": 0}, "simulation.hall_capacity"),
         ({"no_show_return_probability": 1.5}, "simulation.no_show_return_probability"),

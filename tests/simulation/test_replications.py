@@ -79,3 +79,19 @@ def test_bad_study_size_is_refused(example_hall: Hall):
 
     with pytest.raises(HallqError, match="reps must be at least 1"):
         run_study(example_hall, reps=0)
+
+
+def test_intervals_stay_within_what_a_figure_can_be(example_hall: Hall):
+    """Three replications give wide t-intervals; a share's never passes 100%, a wait's never drops below 0."""
+    study = run_study(example_hall, days=1, reps=3, seed=2, workers=1)
+    for key, e in study.summary.figures.items():
+        if e.n < 2:
+            continue
+        assert 0 <= e.low <= e.mean <= e.high, key
+        if key.rsplit(".", 1)[-1] in ("within_target", "service_level", "abandonment", "one_visit", "utilisation"):
+            assert e.high <= 1, key
+    widest = max(
+        (k for k in study.summary.figures if k.endswith(".within_target")),
+        key=lambda k: study.summary.figures[k].high - study.summary.figures[k].low,
+    )
+    assert study.summary.figures[widest].high - study.summary.figures[widest].low > 0  # some spread to cut
