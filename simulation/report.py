@@ -6,8 +6,8 @@ served-in-one-visit rate, utilisation per window and per clerk, and the queue an
 the people in the hall over the day — each figure with its 95% confidence
 interval over replications. ``kpis.csv`` / ``kpis.json`` hold the figures,
 ``series.csv`` the curves, ``tickets.csv`` one row per step of every simulated
-visit. Plot labels are in English (the machine may lack Chinese fonts); the page
-itself is Chinese first.
+visit. Plot labels are Chinese first when the machine has a Chinese font
+(``scripts/system-deps.sh`` installs WenQuanYi Micro Hei), English alone otherwise.
 """
 
 from __future__ import annotations
@@ -53,6 +53,36 @@ def fmt_estimate(e: Estimate, name: str) -> str:
     return f"{_fmt(e.mean, pct)} [{_fmt(e.low, pct)}, {_fmt(e.high, pct)}]"
 
 
+# Chinese fonts matplotlib may find, in order of preference
+CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "SimHei",
+             "Microsoft YaHei", "PingFang SC")
+_cjk: list[str | None] = []
+
+
+def cjk_font() -> str | None:
+    """The first Chinese font installed (looked up once per process), or None."""
+    if not _cjk:
+        from matplotlib import font_manager
+
+        found = None
+        for name in CJK_FONTS:
+            try:
+                font_manager.findfont(name, fallback_to_default=False)
+            except ValueError:
+                continue
+            found = name
+            break
+        if found:
+            matplotlib.rcParams["font.sans-serif"] = [found, *matplotlib.rcParams["font.sans-serif"]]
+        _cjk.append(found)
+    return _cjk[0]
+
+
+def plot_text(zh: str, en: str) -> str:
+    """「中文 English」 on a plot when a Chinese font is there, the English alone when not."""
+    return f"{zh} {en}" if cjk_font() else en
+
+
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
@@ -71,11 +101,14 @@ def _plots(hall: Hall, study: StudyResult) -> dict[str, str]:
         [f[f"category.{c}.wait_mean"].high - m for c, m in zip(cats, means, strict=True)],
     ]
     err_arr = np.nan_to_num(np.asarray(err, dtype=float))
-    ax.bar(cats, means, yerr=err_arr, capsize=3, color="#4a7ab5", label="mean wait (95% CI)")
-    ax.plot(cats, [f[f"category.{c}.wait_p90"].mean for c in cats], "D", color="#c0504d", label="p90 wait")
-    ax.plot(cats, [hall.category(c).target_wait_minutes for c in cats], "_", ms=18, color="k", label="target")
-    ax.set_ylabel("minutes")
-    ax.set_title("Wait per category")
+    names = [hall.category(c).name if cjk_font() else c for c in cats]
+    ax.bar(names, means, yerr=err_arr, capsize=3, color="#4a7ab5", label=plot_text("平均等候", "mean wait (95% CI)"))
+    p90 = [f[f"category.{c}.wait_p90"].mean for c in cats]
+    ax.plot(names, p90, "D", color="#c0504d", label=plot_text("90%等候", "p90 wait"))
+    targets = [hall.category(c).target_wait_minutes for c in cats]
+    ax.plot(names, targets, "_", ms=18, color="k", label=plot_text("目标", "target"))
+    ax.set_ylabel(plot_text("分钟", "minutes"))
+    ax.set_title(plot_text("各事项等候", "Wait per category"))
     ax.tick_params(axis="x", rotation=45)
     ax.legend()
     out["waits"] = _png(fig)
@@ -83,11 +116,11 @@ def _plots(hall: Hall, study: StudyResult) -> dict[str, str]:
     s = study.summary.series
     hours = np.asarray(s["minute"]) / 60
     fig, ax = plt.subplots(figsize=(9, 3.2))
-    ax.step(hours, s["in_hall"], where="post", label="people in hall")
-    ax.step(hours, s["queue"], where="post", label="waiting")
-    ax.set_xlabel("hour of day")
-    ax.set_ylabel("people (mean over days and replications)")
-    ax.set_title("Over the day")
+    ax.step(hours, s["in_hall"], where="post", label=plot_text("在厅人数", "people in hall"))
+    ax.step(hours, s["queue"], where="post", label=plot_text("等候人数", "waiting"))
+    ax.set_xlabel(plot_text("时刻", "hour of day"))
+    ax.set_ylabel(plot_text("人数（各天各次平均）", "people (mean over days and replications)"))
+    ax.set_title(plot_text("全天变化", "Over the day"))
     ax.legend()
     out["day"] = _png(fig)
 
@@ -96,9 +129,9 @@ def _plots(hall: Hall, study: StudyResult) -> dict[str, str]:
     fig, ax = plt.subplots(figsize=(9, 3))
     ax.bar([str(n) for n in wins], np.nan_to_num(util), color="#9bbb59")
     ax.set_ylim(0, 1)
-    ax.set_xlabel("window")
-    ax.set_ylabel("utilisation")
-    ax.set_title("Utilisation per window")
+    ax.set_xlabel(plot_text("窗口", "window"))
+    ax.set_ylabel(plot_text("利用率", "utilisation"))
+    ax.set_title(plot_text("各窗口利用率", "Utilisation per window"))
     out["windows"] = _png(fig)
     return out
 
