@@ -4,12 +4,13 @@ Citizens arrive per category as a non-homogeneous Poisson process (the hall's
 time-of-day profile times the weekday factor), some with an appointment for the
 slot they arrive in, some in a priority group. Each takes a ticket (the core's
 :class:`~queue_server.model.Ticket`) and waits; a window that becomes free asks
-the core's :func:`~queue_server.policy.choose` which ticket to call — the same
-function the live server calls, so the model calls tickets in the order the real
-hall would. A called citizen may not come (过号); some come back within the
-recall time and are recalled at that window. Service takes the category's
-nominal time divided by the clerk's proficiency; then the citizen may go on to
-the next step of the journey (e.g. 受理 → 出件), keeping their place in the queue
+the core's compiled calling policy (:meth:`~queue_server.policy.CallRules.choose`)
+which ticket to call — the path the live server's :func:`~queue_server.policy.choose`
+takes too, so the model calls tickets in the order the real hall would. A called
+citizen may not come (过号); some come back within the recall time and are
+recalled at that window. Service takes the category's nominal time divided by
+the clerk's proficiency; then the citizen may go on to the next step of the
+journey (e.g. 受理 → 出件), keeping their place in the queue
 as a transfer does. A citizen who waits longer than their patience leaves
 (abandonment); one who finds the hall full does not come in (balking). Clerks
 open and close windows by shift and break, from a roster or from their home
@@ -21,7 +22,7 @@ callbacks; an idle window simply waits to be offered a ticket; patience is kept
 as deadlines checked before every change, which is exactly equivalent to a timer
 per citizen. Within one category and priority group the policies serve in queue
 order, so only the head of each such queue (plus transferred and appointment
-tickets) is offered to :func:`choose` — ``tests/simulation`` checks on random
+tickets) is offered to the policy — ``tests/simulation`` checks on random
 queues that this gives the same choice as offering every waiting ticket.
 
 Times inside the model are minutes since local midnight of the simulated day;
@@ -43,7 +44,7 @@ from simpy.events import Timeout
 from queue_server.commands import serving_categories
 from queue_server.config import Hall, PriorityGroup
 from queue_server.model import Ticket, WindowState
-from queue_server.policy import CallContext, Choice, choose
+from queue_server.policy import CallRules, Choice, call_rules
 
 from .distributions import Sampler, sampler
 from .roster import Shift
@@ -94,6 +95,7 @@ class HallPlan:
     step_min: float
     interval_starts: np.ndarray
     interval_ends: np.ndarray
+    rules: CallRules  # the core's calling policy, compiled once
     _serving: dict[tuple[int, str | None], frozenset[str]] = field(default_factory=dict)
     _rates: dict[int, np.ndarray] = field(default_factory=dict)
     clerk_ids: list[str] = field(default_factory=list)
@@ -145,6 +147,7 @@ class HallPlan:
             step_min=step,
             interval_starts=starts,
             interval_ends=np.minimum(starts + step, close),
+            rules=call_rules(hall.policy, {g.id: g for g in hall.priority_groups}),
         )
         if len(_PLANS) > 64:
             _PLANS.clear()
@@ -343,8 +346,7 @@ class HallDay:
         self.id_prefix = f"{day:%Y%m%d}-"
         self.width = hall.ticket_number_width
         self.env = simpy.Environment(initial_time=self.start)
-        self.policy = hall.policy
-        self.groups = plan.groups
+        self.rules = plan.rules
         self.call_timeout = hall.simulation.call_timeout_minutes
         self.capacity = hall.simulation.hall_capacity
         n = len(plan.categories)
@@ -735,7 +737,7 @@ class HallDay:
             self._offer(c)
 
     def _call(self, w: _Window) -> None:
-        """Window ``w`` is free: it calls the ticket :func:`choose` picks, or waits idle."""
+        """Window ``w`` is free: it calls the ticket the calling policy picks, or waits idle."""
         now = self.env._now
         dl = self.deadlines
         if dl and dl[0][0] <= now:
@@ -753,18 +755,21 @@ class HallDay:
             self._set_idle(w, now)
             return
         epoch = self.base + now * 60
-        choice = choose(
-            [h.ticket for h in heads], CallContext(epoch, w.number, w.cats, self.policy, self.groups)
-        )
+        if len(heads) == 1:
+            c = heads[0]
+            choice = self.rules.choose((c.ticket,), epoch, w.number, w.cats)
+        else:
+            choice = self.rules.choose([h.ticket for h in heads], epoch, w.number, w.cats)
+            if choice is not None:
+                for c in heads:
+                    if c.ticket is choice.ticket:
+                        break
         if choice is None:
             self._set_idle(w, now)
             return
         t = choice.ticket
         if self.check_calls:
             self._check_choice(w, t, now)
-        for c in heads:
-            if c.ticket is t:
-                break
         if c.special:
             specials.remove(c)
         else:
@@ -797,9 +802,9 @@ class HallDay:
         Timeout(self.env, duration, (w, c, now)).callbacks.append(self._on_finish)
 
     def _check_choice(self, w: _Window, chosen: Ticket, now: float) -> None:
-        """Offer *every* waiting ticket to choose() and insist it picks the same one (tests)."""
+        """Offer *every* waiting ticket to the policy and insist it picks the same one (tests)."""
         everyone = [e[2].ticket for heaps in self.queues for h in heaps for e in h] + [s.ticket for s in self.specials]
-        full = choose(everyone, CallContext(self.base + now * 60, w.number, w.cats, self.policy, self.groups))
+        full = self.rules.choose(everyone, self.base + now * 60, w.number, w.cats)
         if full is None or full.ticket is not chosen:
             raise AssertionError(f"window {w.number} at {now:.2f}: heads gave {chosen.number}, full queue gave {full}")
 
