@@ -34,11 +34,10 @@ from __future__ import annotations
 import gc
 import heapq
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
 
 import numpy as np
 import simpy
@@ -47,7 +46,7 @@ from simpy.events import Timeout
 from queue_server.commands import serving_categories
 from queue_server.config import Hall, PriorityGroup
 from queue_server.model import Ticket, WindowState
-from queue_server.policy import CallRules, Choice, call_rules
+from queue_server.policy import CallRules, call_rules
 
 from .distributions import Sampler, sampler
 from .roster import Shift
@@ -59,11 +58,6 @@ RULES = ("transfer", "appointment", "priority", "aging", "order")  # Choice.rule
 _RULE_NO = {rule: i for i, rule in enumerate(RULES)}
 MAX_STEPS = 6  # a journey longer than this is cut (guards against cycles in the configuration)
 INF = math.inf
-
-
-def _payload(ev: simpy.Event) -> Any:
-    """What an event carries (SimPy types ``value`` as optional)."""
-    return ev.value
 
 
 def _idle_since(w: _Window) -> float:
@@ -119,6 +113,7 @@ class HallPlan:
     interval_starts: np.ndarray
     interval_ends: np.ndarray
     rules: CallRules  # the core's calling policy, compiled once
+    singles: list[tuple[int]]  # the one-step journey of each category, shared by its citizens
     _serving: dict[tuple[int, str | None], frozenset[str]] = field(default_factory=dict)
     _rates: dict[int, np.ndarray] = field(default_factory=dict)
     clerk_ids: list[str] = field(default_factory=list)
@@ -171,6 +166,7 @@ class HallPlan:
             interval_starts=starts,
             interval_ends=np.minimum(starts + step, close),
             rules=call_rules(hall.policy, {g.id: g for g in hall.priority_groups}),
+            singles=[(i,) for i in range(len(cats))],
         )
         if len(_PLANS) > 64:
             _PLANS.clear()
@@ -214,31 +210,37 @@ class Citizen:
     __slots__ = (
         "arrived",
         "called",
-        "choice",
+        "cat",
         "first_called",
         "group",
         "index",
         "j",
         "queued",
+        "reason",
         "recalled",
+        "rule",
         "special",
         "step",
         "steps",
         "ticket",
     )
 
-    def __init__(self, index: int, ticket: Ticket, arrived: float, group: int) -> None:
+    def __init__(self, index: int, ticket: Ticket, arrived: float, group: int, steps: Sequence[int], j: int) -> None:
         self.index = index
         self.ticket = ticket
         self.arrived = arrived
         self.queued = arrived
         self.called = math.nan
         self.first_called = math.nan  # first call of the whole visit (the live twin's forecast)
-        self.choice: Choice | None = None  # why the first call of this step chose this ticket
+        # Why the first call of this step chose this ticket: Choice.rule (index into RULES, -1
+        # not called yet) and Choice.reason.
+        self.rule = -1
+        self.reason = ""
         self.group = group  # -1 none, -2 appointment, else index into plan.group_ids
         self.step = 0
-        self.steps: list[int] = []  # category index of each step of the journey
-        self.j = 0  # offset of this citizen's per-step draws in HallDay.f_* lists
+        self.steps = steps  # category index of each step of the journey
+        self.cat = steps[0]  # category index of this step
+        self.j = j  # offset of this citizen's per-step draws in HallDay.f_* lists
         self.recalled = False
         self.special = False
 
@@ -380,7 +382,6 @@ class HallDay:
         ]
         self.specials: list[Citizen] = []
         self.deadlines: list[tuple[float, int, Citizen, int]] = []
-        self.by_id: dict[str, Citizen] = {}
         self.windows: dict[int, _Window] = {num: _Window(num) for num in plan.window_cats}
         # Idle windows by category they may serve (a window waits idle until offered a ticket).
         self.idle_by_cat: list[list[_Window]] = [[] for _ in range(n)]
@@ -393,9 +394,9 @@ class HallDay:
         self.last_change = self.start
         self.wait_area = 0.0
         self.log: list[tuple[float, int, int]] = []
-        self.step_rows: list[tuple[Any, ...]] = []
+        self.step_rows: list[tuple[float, ...]] = []
         self.step_reasons: list[str] = []
-        self.citizen_rows: list[tuple[Any, ...]] = []
+        self.citizen_rows: list[tuple[float, ...]] = []
         self.tickets: list[Ticket] = []
         self.clerk_duty: dict[str, float] = {}
         self.handover: dict[int, tuple[int, str]] = {}
@@ -414,31 +415,42 @@ class HallDay:
 
     # ------------------------------------------------------------ set-up
 
-    def _draw_steps(self, first: np.ndarray) -> tuple[list[list[int]], list[int]]:
+    def _draw_steps(self, first: np.ndarray) -> tuple[list[Sequence[int]], list[int]]:
         """Journeys and per-step draws (service, patience, no-show, return) for citizens whose first
         category is ``first``; the draws go to the flat ``f_*`` lists, each citizen gets its offset."""
         plan, rng = self.plan, self.rng
         n = len(first)
-        paths: list[list[int]] = [[c] for c in first.tolist()]
+        singles = plan.singles
+        paths: list[Sequence[int]] = [singles[c] for c in first.tolist()]  # one step: shared, no object each
         journey = plan.journey
-        active = [i for i in range(n) if journey[paths[i][0]]]
+        longer = {i: [paths[i][0]] for i in range(n) if journey[paths[i][0]]}  # may go on: grown here
+        active = list(longer)
         depth = 0
         while active and depth < MAX_STEPS - 1:
             u = rng.random(len(active)).tolist()
             nxt = []
             for i, ui in zip(active, u, strict=True):
                 acc = 0.0
-                for cat, p in journey[paths[i][-1]]:
+                path = longer[i]
+                for cat, p in journey[path[-1]]:
                     acc += p
                     if ui < acc:
-                        paths[i].append(cat)
+                        path.append(cat)
                         if journey[cat]:
                             nxt.append(i)
                         break
             active = nxt
             depth += 1
-        lengths = [len(p) for p in paths]
-        cats = np.fromiter((c for p in paths for c in p), dtype=np.int64, count=sum(lengths))
+        base = len(self.f_service)
+        if longer:
+            for i, path in longer.items():
+                paths[i] = path
+            lengths = [len(p) for p in paths]
+            cats = np.fromiter((c for p in paths for c in p), dtype=np.int64, count=sum(lengths))
+            offsets = (base + np.concatenate(([0], np.cumsum(lengths)[:-1]))).tolist() if n else []
+        else:  # one step each
+            cats = np.asarray(first, dtype=np.int64)
+            offsets = list(range(base, base + n))
         m = len(cats)
         service = np.empty(m)
         for c in np.unique(cats).tolist():
@@ -449,8 +461,6 @@ class HallDay:
         noshow = rng.random(m) < plan.no_show_arr[cats]
         returns = rng.random(m) < self.hall.simulation.no_show_return_probability
         delay = np.where(returns, rng.random(m) * self.hall.no_show_recall_minutes, INF)
-        base = len(self.f_service)
-        offsets = (base + np.concatenate(([0], np.cumsum(lengths)[:-1]))).tolist() if n else []
         self.f_service.extend(service.tolist())
         self.f_patience.extend(patience.tolist())
         self.f_noshow.extend(noshow.tolist())
@@ -497,19 +507,18 @@ class HallDay:
             epoch = base + at * 60
             if kind > n_groups:  # the usual citizen: no group, no appointment
                 t = Ticket(id_prefix + number, number, categories[ci], "kiosk", day_str, epoch, epoch)
-                c = Citizen(index, t, at, -1)
+                c = Citizen(index, t, at, -1, path, j)
             elif kind > 0:
                 group = group_ids[kind - 1]
                 t = Ticket(id_prefix + number, number, categories[ci], "kiosk", day_str, epoch, epoch, group)
-                c = Citizen(index, t, at, kind - 1)
+                c = Citizen(index, t, at, kind - 1, path, j)
             else:  # an appointment for the slot they arrive in
                 s0 = open_min + ((at - open_min) // step) * step
                 t = Ticket(id_prefix + number, number, categories[ci], "appointment", day_str, epoch, epoch)
                 t.appointment_start, t.appointment_end = base + s0 * 60, base + (s0 + step) * 60
-                c = Citizen(index, t, at, -2)
+                c = Citizen(index, t, at, -2, path, j)
                 c.special = True
             index += 1
-            c.steps, c.j = path, j
             arrivals.append(c)
         self.n_citizens = index
         self._next_arrival = 0
@@ -565,12 +574,10 @@ class HallDay:
                 target_window=t.target_window,
             )
             group = plan.group_ids.index(t.priority_group) if t.priority_group in plan.group_ids else -1
-            c = Citizen(self.n_citizens, copy, now, -2 if t.appointment_start is not None else group)
+            c = Citizen(self.n_citizens, copy, now, -2 if t.appointment_start is not None else group, path, j)
             self.n_citizens += 1
             c.special = t.appointment_start is not None or t.target_window is not None
-            c.steps, c.j = path, j
             self.f_patience[j] = INF
-            self.by_id[t.id] = c
             self.tickets.append(copy)
             out.append(c)
         self._change(now, 0, len(out))
@@ -643,12 +650,12 @@ class HallDay:
     def _record_step(self, c: Citizen, outcome: int, at: float, window: int | None, started: float = math.nan) -> None:
         if window is None and c.called == c.called:  # a no-show who came back too late: the calling window
             window = c.ticket.window
-        self.step_reasons.append(c.choice.reason if c.choice else "")
+        self.step_reasons.append(c.reason)
         self.step_rows.append(
             (
                 c.index,
                 c.step,
-                self.plan.cat_index[c.ticket.category],
+                c.cat,
                 c.group,
                 c.arrived,
                 c.queued,
@@ -658,7 +665,7 @@ class HallDay:
                 at,
                 -1 if window is None else window,
                 self.windows[window].clerk_no if window is not None else -1,
-                _RULE_NO[c.choice.rule] if c.choice else -1,
+                c.rule,
                 outcome,
             )
         )
@@ -672,13 +679,13 @@ class HallDay:
         t.state = "waiting"
         c.queued = now
         c.called = math.nan
-        c.choice = None
+        c.rule = -1
+        c.reason = ""
         self.seq += 1
         if c.special:
             self.specials.append(c)
         else:
-            cat = self.plan.cat_index[t.category]
-            heapq.heappush(self.queues[cat][c.group + 1], (t.order_at, self.seq, c))
+            heapq.heappush(self.queues[c.cat][c.group + 1], (t.order_at, self.seq, c))
         patience = self.f_patience[c.j + c.step]
         if patience < INF and t.target_window is None:
             heapq.heappush(self.deadlines, (now + patience, self.seq, c, c.step))
@@ -713,7 +720,7 @@ class HallDay:
             w = self.windows.get(t.target_window)
             best = w if w is not None and w.idle else None
         else:
-            idle = self.idle_by_cat[self.plan.cat_index[t.category]]
+            idle = self.idle_by_cat[c.cat]
             best = (idle[0] if len(idle) == 1 else min(idle, key=_idle_since)) if idle else None
         if best is not None:
             self._unset_idle(best)
@@ -749,7 +756,6 @@ class HallDay:
         if self.deadlines and self.deadlines[0][0] <= now:
             self._purge(now)
         self.tickets.append(c.ticket)
-        self.by_id[c.ticket.id] = c
         if self.capacity is not None and self.n_hall >= self.capacity:
             c.ticket.state = "cancelled"
             self._record_step(c, BALKED, now, None)
@@ -796,7 +802,7 @@ class HallDay:
         if c.special:
             specials.remove(c)
         else:
-            heapq.heappop(self.queues[self.plan.cat_index[t.category]][c.group + 1])
+            heapq.heappop(self.queues[c.cat][c.group + 1])
         t.state = "called"
         t.target_window = None
         t.window = w.number
@@ -805,7 +811,8 @@ class HallDay:
         t.call_reason = choice.reason
         if c.called != c.called:  # nan: first call of this step
             c.called = now
-            c.choice = choice
+            c.rule = _RULE_NO[choice.rule]
+            c.reason = choice.reason
             if c.first_called != c.first_called:
                 c.first_called = now
         # (inlined _change: this is the hot path)
@@ -841,7 +848,7 @@ class HallDay:
             self._call(w)
 
     def _on_finish(self, ev: simpy.Event) -> None:
-        w, c, began = _payload(ev)
+        w, c, began = ev._value
         now = self.env.now
         if self._next_at <= now:
             self._catch_up(now)
@@ -853,7 +860,8 @@ class HallDay:
         c.recalled = False
         if c.step < len(c.steps):
             # The next step of the journey: transferred, keeping the place in the queue.
-            t.category = self.plan.categories[c.steps[c.step]]
+            c.cat = c.steps[c.step]
+            t.category = self.plan.categories[c.cat]
             t.window = t.clerk = t.called_at = t.started_at = t.call_reason = None
             t.transfers += 1
             c.special = t.appointment_start is not None
@@ -868,7 +876,7 @@ class HallDay:
             self._free(w, began, now)
 
     def _on_no_show(self, ev: simpy.Event) -> None:
-        w, c, began = _payload(ev)
+        w, c, began = ev._value
         now = self.env.now
         if self._next_at <= now:
             self._catch_up(now)
@@ -885,7 +893,7 @@ class HallDay:
         self._free(w, began, now)
 
     def _on_return(self, ev: simpy.Event) -> None:
-        c, window = _payload(ev)
+        c, window = ev._value
         now = self.env.now
         if self._next_at <= now:
             self._catch_up(now)
@@ -895,13 +903,14 @@ class HallDay:
         c.special = True
         t.target_window = window
         t.recalls.append(self.base + now * 60)
-        called, queued, choice = c.called, c.queued, c.choice
+        called, queued, rule, reason = c.called, c.queued, c.rule, c.reason
         self._enqueue(c, now)
-        c.called, c.queued, c.choice = called, queued, choice  # the wait of this step counts to its first call
+        # the wait of this step counts to its first call
+        c.called, c.queued, c.rule, c.reason = called, queued, rule, reason
         self._offer(c)
 
     def _on_open(self, ev: simpy.Event) -> None:
-        number, clerk = _payload(ev)
+        number, clerk = ev._value
         if self._next_at <= self.env.now:
             self._catch_up(self.env.now)
         self.open_window(number, clerk, self.env.now)
@@ -933,7 +942,7 @@ class HallDay:
             self._call(w)
 
     def _on_close(self, ev: simpy.Event) -> None:
-        number, clerk = _payload(ev)
+        number, clerk = ev._value
         if self._next_at <= self.env.now:
             self._catch_up(self.env.now)
         w = self.windows[number]
