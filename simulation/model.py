@@ -1025,6 +1025,11 @@ class HallDay:
             "group": np.asarray(ccols[4], dtype=np.int64),
         }
         log = np.asarray(self.log, dtype=float).reshape(-1, 3)
+        # The day is over: let go of its citizens and records here, while the collector is
+        # paused (gc_paused), so that reference counting frees them rather than the collector
+        # scanning them once it resumes. The result keeps the tickets.
+        self._arrivals, self.queues, self.deadlines, self.specials = [], [], [], []
+        self.step_rows, self.citizen_rows, self.log = [], [], []
         return DayResult(
             day=self.day,
             weekday=weekday,
