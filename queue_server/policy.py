@@ -108,7 +108,7 @@ class CallRules:
         if t.target_window is not None:
             return Choice(t, "transfer", f"转办至{window}号窗口，优先办理")
         if rule_for_rank:
-            if self.in_slot(t, now):
+            if t.appointment_start is not None and self.in_slot(t, now):
                 return Choice(t, "appointment", "预约时段内，按预约优先办理")
             group = t.priority_group
             if group is not None and group in self.names:

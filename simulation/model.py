@@ -723,7 +723,10 @@ class HallDay:
             idle = self.idle_by_cat[c.cat]
             best = (idle[0] if len(idle) == 1 else min(idle, key=_idle_since)) if idle else None
         if best is not None:
-            self._unset_idle(best)
+            best.idle = False  # (inlined _unset_idle)
+            self.n_idle -= 1
+            for ci in best.cat_ids:
+                self.idle_by_cat[ci].remove(best)
             self._call(best)
 
     # ------------------------------------------------------------ events
@@ -739,7 +742,19 @@ class HallDay:
             c = arrivals[self._next_arrival]
             self._next_arrival += 1
             self._next_at = arrivals[self._next_arrival].arrived if self._next_arrival < len(arrivals) else INF
-            self._arrive(c, c.arrived)
+            at = c.arrived  # (the arrival, inlined: the hot path)
+            dl = self.deadlines
+            if dl and dl[0][0] <= at:
+                self._purge(at)
+            self.tickets.append(c.ticket)
+            if self.capacity is not None and self.n_hall >= self.capacity:
+                c.ticket.state = "cancelled"
+                self._record_step(c, BALKED, at, None)
+                self._leave(c, at, completed=False)
+                continue
+            self._enqueue(c, at, entering=1)
+            if self.n_idle:
+                self._offer(c)
 
     def _schedule_wake(self) -> None:
         """An idle window must not miss the next arrival: wake at its time."""
@@ -751,19 +766,6 @@ class HallDay:
         self._wake_at = INF
         self._catch_up(self.env._now)
         self._schedule_wake()
-
-    def _arrive(self, c: Citizen, now: float) -> None:
-        if self.deadlines and self.deadlines[0][0] <= now:
-            self._purge(now)
-        self.tickets.append(c.ticket)
-        if self.capacity is not None and self.n_hall >= self.capacity:
-            c.ticket.state = "cancelled"
-            self._record_step(c, BALKED, now, None)
-            self._leave(c, now, completed=False)
-            return
-        self._enqueue(c, now, entering=1)
-        if self.n_idle:
-            self._offer(c)
 
     def _call(self, w: _Window) -> None:
         """Window ``w`` is free: it calls the ticket the calling policy picks, or waits idle."""
@@ -849,13 +851,31 @@ class HallDay:
 
     def _on_finish(self, ev: simpy.Event) -> None:
         w, c, began = ev._value
-        now = self.env.now
+        now = self.env._now
         if self._next_at <= now:
             self._catch_up(now)
         t = c.ticket
         t.state = "finished"
         t.finished_at = self.base + now * 60
-        self._record_step(c, SERVED, now, w.number, began)
+        self.step_reasons.append(c.reason)  # (inlined _record_step of SERVED: the hot path)
+        self.step_rows.append(
+            (
+                c.index,
+                c.step,
+                c.cat,
+                c.group,
+                c.arrived,
+                c.queued,
+                c.called,
+                began,
+                now,
+                now,
+                w.number,
+                w.clerk_no,
+                c.rule,
+                SERVED,
+            )
+        )
         c.step += 1
         c.recalled = False
         if c.step < len(c.steps):
@@ -870,10 +890,20 @@ class HallDay:
             self._free(w, began, now)
             if t.state == "waiting":
                 self._offer(c)
-        else:
-            self._change(now, 0, -1)
-            self._leave(c, now, completed=True)
-            self._free(w, began, now)
+        else:  # leaves the hall (inlined _change, _leave and _free: the hot path)
+            self.wait_area += self.n_wait * (now - self.last_change)
+            self.last_change = now
+            self.n_hall -= 1
+            if self.track:
+                self.log.append((now, self.n_wait, self.n_hall))
+            self.citizen_rows.append((c.index, c.arrived, now, True, c.group))
+            w.busy = False
+            w.current = None
+            w.busy_time += now - began
+            if w.closing:
+                self._close(w, now)
+            else:
+                self._call(w)
 
     def _on_no_show(self, ev: simpy.Event) -> None:
         w, c, began = ev._value
