@@ -50,6 +50,10 @@ class Choice(NamedTuple):
     reason: str  # for people, zh-CN
 
 
+# _new(Choice, (ticket, rule, reason)) is Choice(ticket, rule, reason) without NamedTuple's
+# Python-level __new__: choices are made on the simulation's hot path.
+_new = tuple.__new__
+
 PolicyFn = Callable[[Sequence[Ticket], "CallRules", float, int], Choice]
 
 
@@ -106,14 +110,14 @@ class CallRules:
 
     def explain(self, t: Ticket, now: float, window: int, rule_for_rank: bool) -> Choice:
         if t.target_window is not None:
-            return Choice(t, "transfer", f"转办至{window}号窗口，优先办理")
+            return _new(Choice, (t, "transfer", f"转办至{window}号窗口，优先办理"))
         if rule_for_rank:
             if t.appointment_start is not None and self.in_slot(t, now):
-                return Choice(t, "appointment", "预约时段内，按预约优先办理")
+                return _new(Choice, (t, "appointment", "预约时段内，按预约优先办理"))
             group = t.priority_group
             if group is not None and group in self.names:
-                return Choice(t, "priority", f"{self.names[group]}优先")
-        return Choice(t, "order", f"按取号顺序（已等待{int((now - t.order_at) // 60)}分钟）")
+                return _new(Choice, (t, "priority", f"{self.names[group]}优先"))
+        return _new(Choice, (t, "order", f"按取号顺序（已等待{int((now - t.order_at) // 60)}分钟）"))
 
 
 def strict_priority(candidates: Sequence[Ticket], rules: CallRules, now: float, window: int) -> Choice:
@@ -169,7 +173,7 @@ def _boost(t: Ticket, rules: CallRules, now: float) -> float:
 
 def _overdue(t: Ticket, rules: CallRules, now: float) -> Choice:
     waited = int((now - t.order_at) // 60)
-    return Choice(t, "aging", f"已等待{waited}分钟，超过{rules.bound_label}分钟上限，优先呼叫")
+    return _new(Choice, (t, "aging", f"已等待{waited}分钟，超过{rules.bound_label}分钟上限，优先呼叫"))
 
 
 POLICIES: dict[str, PolicyFn] = {
