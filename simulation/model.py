@@ -32,12 +32,12 @@ tickets carry epoch seconds like the live hall's.
 from __future__ import annotations
 
 import gc
-import heapq
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from heapq import heappop, heappush
 
 import numpy as np
 import simpy
@@ -636,7 +636,7 @@ class HallDay:
         """Citizens whose patience ran out by ``now`` leave, at the moment it ran out."""
         dl = self.deadlines
         while dl and dl[0][0] <= now:
-            at, _, c, step = heapq.heappop(dl)
+            at, _, c, step = heappop(dl)
             t = c.ticket
             if c.step != step or t.state != "waiting" or c.recalled:
                 continue  # called meanwhile, on to the next step, or back for a recall (waits for it)
@@ -685,10 +685,10 @@ class HallDay:
         if c.special:
             self.specials.append(c)
         else:
-            heapq.heappush(self.queues[c.cat][c.group + 1], (t.order_at, self.seq, c))
+            heappush(self.queues[c.cat][c.group + 1], (t.order_at, self.seq, c))
         patience = self.f_patience[c.j + c.step]
         if patience < INF and t.target_window is None:
-            heapq.heappush(self.deadlines, (now + patience, self.seq, c, c.step))
+            heappush(self.deadlines, (now + patience, self.seq, c, c.step))
         self.wait_area += self.n_wait * (now - self.last_change)  # inlined _change: the hot path
         self.last_change = now
         self.n_wait += 1
@@ -776,7 +776,7 @@ class HallDay:
         heads: list[Citizen] = []
         for heap in w.heaps:
             while heap and heap[0][2].ticket.state != "waiting":
-                heapq.heappop(heap)
+                heappop(heap)
             if heap:
                 heads.append(heap[0][2])
         specials = self.specials
@@ -804,7 +804,7 @@ class HallDay:
         if c.special:
             specials.remove(c)
         else:
-            heapq.heappop(self.queues[c.cat][c.group + 1])
+            heappop(self.queues[c.cat][c.group + 1])
         t.state = "called"
         t.target_window = None
         t.window = w.number
