@@ -453,9 +453,13 @@ class HallDay:
             offsets = list(range(base, base + n))
         m = len(cats)
         service = np.empty(m)
-        for c in np.unique(cats).tolist():
-            mask = cats == c
-            service[mask] = plan.samplers[c](rng, int(mask.sum()))
+        if len(plan.samplers) == 1:
+            if m:
+                service[:] = plan.samplers[0](rng, m)
+        else:
+            for c in np.flatnonzero(np.bincount(cats, minlength=len(plan.samplers))).tolist():  # in order
+                mask = cats == c
+                service[mask] = plan.samplers[c](rng, int(mask.sum()))
         pat_mean = plan.patience_arr[cats]
         patience = rng.exponential(1.0, m) * pat_mean  # inf stays inf: no patience limit
         noshow = rng.random(m) < plan.no_show_arr[cats]
@@ -475,7 +479,7 @@ class HallDay:
         rates = plan.rates(weekday)  # expected arrivals per (category, interval)
         starts, ends = plan.interval_starts, plan.interval_ends
         a, b = np.maximum(starts, lo), np.minimum(ends, hi)
-        span = np.clip(b - a, 0, None)
+        span = np.maximum(b - a, 0.0)
         # Rates are per full interval; the last interval may be cut by closing time.
         counts = rng.poisson(rates * (span / plan.step_min)).ravel()
         total = int(counts.sum())
@@ -484,10 +488,8 @@ class HallDay:
         n_int = len(starts)
         left = np.repeat(np.tile(a, len(plan.categories)), counts)
         width = np.repeat(np.tile(span, len(plan.categories)), counts)
-        times = [left + rng.random(total) * width]
-        cats = [np.repeat(np.arange(len(plan.categories)).repeat(n_int), counts)]
-        t_all = np.concatenate(times)
-        c_all = np.concatenate(cats)
+        t_all = left + rng.random(total) * width
+        c_all = np.repeat(np.arange(len(plan.categories)).repeat(n_int), counts)
         order = np.argsort(t_all, kind="stable")
         t_all, c_all = t_all[order], c_all[order]
         u = rng.random(len(t_all))
