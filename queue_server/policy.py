@@ -73,6 +73,7 @@ class CallRules:
         "groups",
         "levels",
         "names",
+        "order_reasons",
         "pick",
         "policy",
     )
@@ -89,6 +90,7 @@ class CallRules:
         self.levels = {gid: g.level for gid, g in groups.items()}
         self.boosts = {gid: g.boost_minutes * 60 for gid, g in groups.items()}
         self.names = {gid: g.name for gid, g in groups.items()}
+        self.order_reasons: dict[int, str] = {}  # the "order" reason by minutes waited, made once each
 
     def choose(self, waiting: Iterable[Ticket], now: float, window: int, categories: frozenset[str]) -> Choice | None:
         """The ticket ``window`` (serving ``categories``) calls at ``now`` (epoch seconds), or
@@ -117,7 +119,11 @@ class CallRules:
             group = t.priority_group
             if group is not None and group in self.names:
                 return _new(Choice, (t, "priority", f"{self.names[group]}优先"))
-        return _new(Choice, (t, "order", f"按取号顺序（已等待{int((now - t.order_at) // 60)}分钟）"))
+        waited = int((now - t.order_at) // 60)
+        reason = self.order_reasons.get(waited)
+        if reason is None:
+            reason = self.order_reasons[waited] = f"按取号顺序（已等待{waited}分钟）"
+        return _new(Choice, (t, "order", reason))
 
 
 def strict_priority(candidates: Sequence[Ticket], rules: CallRules, now: float, window: int) -> Choice:
