@@ -2,7 +2,9 @@
 
 - A 600-ticket day: the example hall (27 windows, 14 categories, journeys, no-shows,
   patience, lunch break) with its volume scaled to 600 citizens a day; the figure is
-  the median wall time of one simulated day over ``--days`` days (target ≤ 10 ms).
+  the median wall time of one simulated day over ``--days`` days (target ≤ 10 ms), with
+  the median CPU time of the process beside it (less disturbed by other work on a
+  shared machine).
 - A live forecast: the example hall at 10:40 on a Wednesday (its state rebuilt from a
   simulated morning's events), 200 replications over a 120-minute horizon (target ≤ 2 s).
 
@@ -44,17 +46,18 @@ def main() -> None:
     )
     plan = HallPlan.of(scaled)
     shifts = default_shifts(scaled, WED)
-    times, tickets = [], []
+    times, cpu, tickets = [], [], []
     for i in range(args.days):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = HallDay(plan, WED, np.random.default_rng(i), shifts, track=False).run()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         tickets.append(len(res.citizens["citizen"]))
     med = statistics.median(times) * 1000
     print(
         f"hall day: {statistics.mean(tickets):.0f} tickets/day on average, median {med:.2f} ms per day "
-        f"(mean {statistics.mean(times) * 1000:.2f} ms) over {args.days} days — target <= 10 ms: "
-        f"{'MET' if med <= 10 else 'NOT MET'}"
+        f"(mean {statistics.mean(times) * 1000:.2f} ms; median CPU {statistics.median(cpu) * 1000:.2f} ms) "
+        f"over {args.days} days — target <= 10 ms: {'MET' if med <= 10 else 'NOT MET'}"
     )
 
     events = day_events(hall, simulate_replication(hall, [WED], 5, 0)[0], default_shifts(hall, WED))
@@ -65,13 +68,13 @@ def main() -> None:
             break
         apply_event(state, e)
     forecast(hall, state, now, reps=5)  # warm-up (plan cache)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = forecast(hall, state, now, reps=args.reps, horizon_minutes=120)
-    sec = time.perf_counter() - t0
+    sec, csec = time.perf_counter() - t0, time.process_time() - c0
     busy = sum(1 for w in state.windows.values() if w.current)
     print(
         f"live forecast: {len(result)} waiting tickets, {busy} at windows, {args.reps} replications x 120 min "
-        f"in {sec:.2f} s — target <= 2 s: {'MET' if sec <= 2 else 'NOT MET'}"
+        f"in {sec:.2f} s (CPU {csec:.2f} s) — target <= 2 s: {'MET' if sec <= 2 else 'NOT MET'}"
     )
 
 

@@ -4,12 +4,13 @@ Citizens arrive per category as a non-homogeneous Poisson process (the hall's
 time-of-day profile times the weekday factor), some with an appointment for the
 slot they arrive in, some in a priority group. Each takes a ticket (the core's
 :class:`~queue_server.model.Ticket`) and waits; a window that becomes free asks
-the core's :func:`~queue_server.policy.choose` which ticket to call — the same
-function the live server calls, so the model calls tickets in the order the real
-hall would. A called citizen may not come (过号); some come back within the
-recall time and are recalled at that window. Service takes the category's
-nominal time divided by the clerk's proficiency; then the citizen may go on to
-the next step of the journey (e.g. 受理 → 出件), keeping their place in the queue
+the core's compiled calling policy (:meth:`~queue_server.policy.CallRules.choose`)
+which ticket to call — the path the live server's :func:`~queue_server.policy.choose`
+takes too, so the model calls tickets in the order the real hall would. A called
+citizen may not come (过号); some come back within the recall time and are
+recalled at that window. Service takes the category's nominal time divided by
+the clerk's proficiency; then the citizen may go on to the next step of the
+journey (e.g. 受理 → 出件), keeping their place in the queue
 as a transfer does. A citizen who waits longer than their patience leaves
 (abandonment); one who finds the hall full does not come in (balking). Clerks
 open and close windows by shift and break, from a roster or from their home
@@ -21,7 +22,7 @@ callbacks; an idle window simply waits to be offered a ticket; patience is kept
 as deadlines checked before every change, which is exactly equivalent to a timer
 per citizen. Within one category and priority group the policies serve in queue
 order, so only the head of each such queue (plus transferred and appointment
-tickets) is offered to :func:`choose` — ``tests/simulation`` checks on random
+tickets) is offered to the policy — ``tests/simulation`` checks on random
 queues that this gives the same choice as offering every waiting ticket.
 
 Times inside the model are minutes since local midnight of the simulated day;
@@ -30,11 +31,13 @@ tickets carry epoch seconds like the live hall's.
 
 from __future__ import annotations
 
-import heapq
+import gc
 import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from heapq import heappop, heappush
 
 import numpy as np
 import simpy
@@ -43,7 +46,7 @@ from simpy.events import Timeout
 from queue_server.commands import serving_categories
 from queue_server.config import Hall, PriorityGroup
 from queue_server.model import Ticket, WindowState
-from queue_server.policy import CallContext, Choice, choose
+from queue_server.policy import CallRules, call_rules
 
 from .distributions import Sampler, sampler
 from .roster import Shift
@@ -57,13 +60,28 @@ MAX_STEPS = 6  # a journey longer than this is cut (guards against cycles in the
 INF = math.inf
 
 
-def _payload(ev: simpy.Event) -> Any:
-    """What an event carries (SimPy types ``value`` as optional)."""
-    return ev.value
-
-
 def _idle_since(w: _Window) -> float:
     return w.idle_since
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a day runs.
+
+    A day makes tens of thousands of small objects (tickets, citizens, events) that live
+    until the day ends and are then freed by reference counting: the model makes no
+    reference cycles (SimPy's environment leaves a handful, collected later). Left on,
+    the collector scans them again and again and, once they have piled up in its oldest
+    generation, the whole heap of the process: a quarter of the run time of a day. The
+    collector's state is restored afterwards (it stays off if it was off)."""
+    enabled = gc.isenabled()
+    if enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def minutes_of(t: time) -> float:
@@ -94,6 +112,8 @@ class HallPlan:
     step_min: float
     interval_starts: np.ndarray
     interval_ends: np.ndarray
+    rules: CallRules  # the core's calling policy, compiled once
+    singles: list[tuple[int]]  # the one-step journey of each category, shared by its citizens
     _serving: dict[tuple[int, str | None], frozenset[str]] = field(default_factory=dict)
     _rates: dict[int, np.ndarray] = field(default_factory=dict)
     clerk_ids: list[str] = field(default_factory=list)
@@ -145,6 +165,8 @@ class HallPlan:
             step_min=step,
             interval_starts=starts,
             interval_ends=np.minimum(starts + step, close),
+            rules=call_rules(hall.policy, {g.id: g for g in hall.priority_groups}),
+            singles=[(i,) for i in range(len(cats))],
         )
         if len(_PLANS) > 64:
             _PLANS.clear()
@@ -188,31 +210,37 @@ class Citizen:
     __slots__ = (
         "arrived",
         "called",
-        "choice",
+        "cat",
         "first_called",
         "group",
         "index",
         "j",
         "queued",
+        "reason",
         "recalled",
+        "rule",
         "special",
         "step",
         "steps",
         "ticket",
     )
 
-    def __init__(self, index: int, ticket: Ticket, arrived: float, group: int) -> None:
+    def __init__(self, index: int, ticket: Ticket, arrived: float, group: int, steps: Sequence[int], j: int) -> None:
         self.index = index
         self.ticket = ticket
         self.arrived = arrived
         self.queued = arrived
         self.called = math.nan
         self.first_called = math.nan  # first call of the whole visit (the live twin's forecast)
-        self.choice: Choice | None = None  # why the first call of this step chose this ticket
+        # Why the first call of this step chose this ticket: Choice.rule (index into RULES, -1
+        # not called yet) and Choice.reason.
+        self.rule = -1
+        self.reason = ""
         self.group = group  # -1 none, -2 appointment, else index into plan.group_ids
         self.step = 0
-        self.steps: list[int] = []  # category index of each step of the journey
-        self.j = 0  # offset of this citizen's per-step draws in HallDay.f_* lists
+        self.steps = steps  # category index of each step of the journey
+        self.cat = steps[0]  # category index of this step
+        self.j = j  # offset of this citizen's per-step draws in HallDay.f_* lists
         self.recalled = False
         self.special = False
 
@@ -343,8 +371,7 @@ class HallDay:
         self.id_prefix = f"{day:%Y%m%d}-"
         self.width = hall.ticket_number_width
         self.env = simpy.Environment(initial_time=self.start)
-        self.policy = hall.policy
-        self.groups = plan.groups
+        self.rules = plan.rules
         self.call_timeout = hall.simulation.call_timeout_minutes
         self.capacity = hall.simulation.hall_capacity
         n = len(plan.categories)
@@ -355,7 +382,6 @@ class HallDay:
         ]
         self.specials: list[Citizen] = []
         self.deadlines: list[tuple[float, int, Citizen, int]] = []
-        self.by_id: dict[str, Citizen] = {}
         self.windows: dict[int, _Window] = {num: _Window(num) for num in plan.window_cats}
         # Idle windows by category they may serve (a window waits idle until offered a ticket).
         self.idle_by_cat: list[list[_Window]] = [[] for _ in range(n)]
@@ -368,9 +394,9 @@ class HallDay:
         self.last_change = self.start
         self.wait_area = 0.0
         self.log: list[tuple[float, int, int]] = []
-        self.step_rows: list[tuple[Any, ...]] = []
+        self.step_rows: list[tuple[float, ...]] = []
         self.step_reasons: list[str] = []
-        self.citizen_rows: list[tuple[Any, ...]] = []
+        self.citizen_rows: list[tuple[float, ...]] = []
         self.tickets: list[Ticket] = []
         self.clerk_duty: dict[str, float] = {}
         self.handover: dict[int, tuple[int, str]] = {}
@@ -389,43 +415,56 @@ class HallDay:
 
     # ------------------------------------------------------------ set-up
 
-    def _draw_steps(self, first: np.ndarray) -> tuple[list[list[int]], list[int]]:
+    def _draw_steps(self, first: np.ndarray) -> tuple[list[Sequence[int]], list[int]]:
         """Journeys and per-step draws (service, patience, no-show, return) for citizens whose first
         category is ``first``; the draws go to the flat ``f_*`` lists, each citizen gets its offset."""
         plan, rng = self.plan, self.rng
         n = len(first)
-        paths: list[list[int]] = [[c] for c in first.tolist()]
+        singles = plan.singles
+        paths: list[Sequence[int]] = [singles[c] for c in first.tolist()]  # one step: shared, no object each
         journey = plan.journey
-        active = [i for i in range(n) if journey[paths[i][0]]]
+        longer = {i: [paths[i][0]] for i in range(n) if journey[paths[i][0]]}  # may go on: grown here
+        active = list(longer)
         depth = 0
         while active and depth < MAX_STEPS - 1:
             u = rng.random(len(active)).tolist()
             nxt = []
             for i, ui in zip(active, u, strict=True):
                 acc = 0.0
-                for cat, p in journey[paths[i][-1]]:
+                path = longer[i]
+                for cat, p in journey[path[-1]]:
                     acc += p
                     if ui < acc:
-                        paths[i].append(cat)
+                        path.append(cat)
                         if journey[cat]:
                             nxt.append(i)
                         break
             active = nxt
             depth += 1
-        lengths = [len(p) for p in paths]
-        cats = np.fromiter((c for p in paths for c in p), dtype=np.int64, count=sum(lengths))
+        base = len(self.f_service)
+        if longer:
+            for i, path in longer.items():
+                paths[i] = path
+            lengths = [len(p) for p in paths]
+            cats = np.fromiter((c for p in paths for c in p), dtype=np.int64, count=sum(lengths))
+            offsets = (base + np.concatenate(([0], np.cumsum(lengths)[:-1]))).tolist() if n else []
+        else:  # one step each
+            cats = np.asarray(first, dtype=np.int64)
+            offsets = list(range(base, base + n))
         m = len(cats)
         service = np.empty(m)
-        for c in np.unique(cats).tolist():
-            mask = cats == c
-            service[mask] = plan.samplers[c](rng, int(mask.sum()))
+        if len(plan.samplers) == 1:
+            if m:
+                service[:] = plan.samplers[0](rng, m)
+        else:
+            for c in np.flatnonzero(np.bincount(cats, minlength=len(plan.samplers))).tolist():  # in order
+                mask = cats == c
+                service[mask] = plan.samplers[c](rng, int(mask.sum()))
         pat_mean = plan.patience_arr[cats]
         patience = rng.exponential(1.0, m) * pat_mean  # inf stays inf: no patience limit
         noshow = rng.random(m) < plan.no_show_arr[cats]
         returns = rng.random(m) < self.hall.simulation.no_show_return_probability
         delay = np.where(returns, rng.random(m) * self.hall.no_show_recall_minutes, INF)
-        base = len(self.f_service)
-        offsets = (base + np.concatenate(([0], np.cumsum(lengths)[:-1]))).tolist() if n else []
         self.f_service.extend(service.tolist())
         self.f_patience.extend(patience.tolist())
         self.f_noshow.extend(noshow.tolist())
@@ -440,7 +479,7 @@ class HallDay:
         rates = plan.rates(weekday)  # expected arrivals per (category, interval)
         starts, ends = plan.interval_starts, plan.interval_ends
         a, b = np.maximum(starts, lo), np.minimum(ends, hi)
-        span = np.clip(b - a, 0, None)
+        span = np.maximum(b - a, 0.0)
         # Rates are per full interval; the last interval may be cut by closing time.
         counts = rng.poisson(rates * (span / plan.step_min)).ravel()
         total = int(counts.sum())
@@ -449,10 +488,8 @@ class HallDay:
         n_int = len(starts)
         left = np.repeat(np.tile(a, len(plan.categories)), counts)
         width = np.repeat(np.tile(span, len(plan.categories)), counts)
-        times = [left + rng.random(total) * width]
-        cats = [np.repeat(np.arange(len(plan.categories)).repeat(n_int), counts)]
-        t_all = np.concatenate(times)
-        c_all = np.concatenate(cats)
+        t_all = left + rng.random(total) * width
+        c_all = np.repeat(np.arange(len(plan.categories)).repeat(n_int), counts)
         order = np.argsort(t_all, kind="stable")
         t_all, c_all = t_all[order], c_all[order]
         u = rng.random(len(t_all))
@@ -472,19 +509,18 @@ class HallDay:
             epoch = base + at * 60
             if kind > n_groups:  # the usual citizen: no group, no appointment
                 t = Ticket(id_prefix + number, number, categories[ci], "kiosk", day_str, epoch, epoch)
-                c = Citizen(index, t, at, -1)
+                c = Citizen(index, t, at, -1, path, j)
             elif kind > 0:
                 group = group_ids[kind - 1]
                 t = Ticket(id_prefix + number, number, categories[ci], "kiosk", day_str, epoch, epoch, group)
-                c = Citizen(index, t, at, kind - 1)
+                c = Citizen(index, t, at, kind - 1, path, j)
             else:  # an appointment for the slot they arrive in
                 s0 = open_min + ((at - open_min) // step) * step
                 t = Ticket(id_prefix + number, number, categories[ci], "appointment", day_str, epoch, epoch)
                 t.appointment_start, t.appointment_end = base + s0 * 60, base + (s0 + step) * 60
-                c = Citizen(index, t, at, -2)
+                c = Citizen(index, t, at, -2, path, j)
                 c.special = True
             index += 1
-            c.steps, c.j = path, j
             arrivals.append(c)
         self.n_citizens = index
         self._next_arrival = 0
@@ -540,12 +576,10 @@ class HallDay:
                 target_window=t.target_window,
             )
             group = plan.group_ids.index(t.priority_group) if t.priority_group in plan.group_ids else -1
-            c = Citizen(self.n_citizens, copy, now, -2 if t.appointment_start is not None else group)
+            c = Citizen(self.n_citizens, copy, now, -2 if t.appointment_start is not None else group, path, j)
             self.n_citizens += 1
             c.special = t.appointment_start is not None or t.target_window is not None
-            c.steps, c.j = path, j
             self.f_patience[j] = INF
-            self.by_id[t.id] = c
             self.tickets.append(copy)
             out.append(c)
         self._change(now, 0, len(out))
@@ -604,7 +638,7 @@ class HallDay:
         """Citizens whose patience ran out by ``now`` leave, at the moment it ran out."""
         dl = self.deadlines
         while dl and dl[0][0] <= now:
-            at, _, c, step = heapq.heappop(dl)
+            at, _, c, step = heappop(dl)
             t = c.ticket
             if c.step != step or t.state != "waiting" or c.recalled:
                 continue  # called meanwhile, on to the next step, or back for a recall (waits for it)
@@ -618,12 +652,12 @@ class HallDay:
     def _record_step(self, c: Citizen, outcome: int, at: float, window: int | None, started: float = math.nan) -> None:
         if window is None and c.called == c.called:  # a no-show who came back too late: the calling window
             window = c.ticket.window
-        self.step_reasons.append(c.choice.reason if c.choice else "")
+        self.step_reasons.append(c.reason)
         self.step_rows.append(
             (
                 c.index,
                 c.step,
-                self.plan.cat_index[c.ticket.category],
+                c.cat,
                 c.group,
                 c.arrived,
                 c.queued,
@@ -633,7 +667,7 @@ class HallDay:
                 at,
                 -1 if window is None else window,
                 self.windows[window].clerk_no if window is not None else -1,
-                _RULE_NO[c.choice.rule] if c.choice else -1,
+                c.rule,
                 outcome,
             )
         )
@@ -647,16 +681,16 @@ class HallDay:
         t.state = "waiting"
         c.queued = now
         c.called = math.nan
-        c.choice = None
+        c.rule = -1
+        c.reason = ""
         self.seq += 1
         if c.special:
             self.specials.append(c)
         else:
-            cat = self.plan.cat_index[t.category]
-            heapq.heappush(self.queues[cat][c.group + 1], (t.order_at, self.seq, c))
+            heappush(self.queues[c.cat][c.group + 1], (t.order_at, self.seq, c))
         patience = self.f_patience[c.j + c.step]
         if patience < INF and t.target_window is None:
-            heapq.heappush(self.deadlines, (now + patience, self.seq, c, c.step))
+            heappush(self.deadlines, (now + patience, self.seq, c, c.step))
         self.wait_area += self.n_wait * (now - self.last_change)  # inlined _change: the hot path
         self.last_change = now
         self.n_wait += 1
@@ -688,10 +722,13 @@ class HallDay:
             w = self.windows.get(t.target_window)
             best = w if w is not None and w.idle else None
         else:
-            idle = self.idle_by_cat[self.plan.cat_index[t.category]]
+            idle = self.idle_by_cat[c.cat]
             best = (idle[0] if len(idle) == 1 else min(idle, key=_idle_since)) if idle else None
         if best is not None:
-            self._unset_idle(best)
+            best.idle = False  # (inlined _unset_idle)
+            self.n_idle -= 1
+            for ci in best.cat_ids:
+                self.idle_by_cat[ci].remove(best)
             self._call(best)
 
     # ------------------------------------------------------------ events
@@ -707,7 +744,19 @@ class HallDay:
             c = arrivals[self._next_arrival]
             self._next_arrival += 1
             self._next_at = arrivals[self._next_arrival].arrived if self._next_arrival < len(arrivals) else INF
-            self._arrive(c, c.arrived)
+            at = c.arrived  # (the arrival, inlined: the hot path)
+            dl = self.deadlines
+            if dl and dl[0][0] <= at:
+                self._purge(at)
+            self.tickets.append(c.ticket)
+            if self.capacity is not None and self.n_hall >= self.capacity:
+                c.ticket.state = "cancelled"
+                self._record_step(c, BALKED, at, None)
+                self._leave(c, at, completed=False)
+                continue
+            self._enqueue(c, at, entering=1)
+            if self.n_idle:
+                self._offer(c)
 
     def _schedule_wake(self) -> None:
         """An idle window must not miss the next arrival: wake at its time."""
@@ -720,22 +769,8 @@ class HallDay:
         self._catch_up(self.env._now)
         self._schedule_wake()
 
-    def _arrive(self, c: Citizen, now: float) -> None:
-        if self.deadlines and self.deadlines[0][0] <= now:
-            self._purge(now)
-        self.tickets.append(c.ticket)
-        self.by_id[c.ticket.id] = c
-        if self.capacity is not None and self.n_hall >= self.capacity:
-            c.ticket.state = "cancelled"
-            self._record_step(c, BALKED, now, None)
-            self._leave(c, now, completed=False)
-            return
-        self._enqueue(c, now, entering=1)
-        if self.n_idle:
-            self._offer(c)
-
     def _call(self, w: _Window) -> None:
-        """Window ``w`` is free: it calls the ticket :func:`choose` picks, or waits idle."""
+        """Window ``w`` is free: it calls the ticket the calling policy picks, or waits idle."""
         now = self.env._now
         dl = self.deadlines
         if dl and dl[0][0] <= now:
@@ -743,7 +778,7 @@ class HallDay:
         heads: list[Citizen] = []
         for heap in w.heaps:
             while heap and heap[0][2].ticket.state != "waiting":
-                heapq.heappop(heap)
+                heappop(heap)
             if heap:
                 heads.append(heap[0][2])
         specials = self.specials
@@ -753,22 +788,25 @@ class HallDay:
             self._set_idle(w, now)
             return
         epoch = self.base + now * 60
-        choice = choose(
-            [h.ticket for h in heads], CallContext(epoch, w.number, w.cats, self.policy, self.groups)
-        )
+        if len(heads) == 1:
+            c = heads[0]
+            choice = self.rules.choose((c.ticket,), epoch, w.number, w.cats)
+        else:
+            choice = self.rules.choose([h.ticket for h in heads], epoch, w.number, w.cats)
+            if choice is not None:
+                for c in heads:
+                    if c.ticket is choice.ticket:
+                        break
         if choice is None:
             self._set_idle(w, now)
             return
         t = choice.ticket
         if self.check_calls:
             self._check_choice(w, t, now)
-        for c in heads:
-            if c.ticket is t:
-                break
         if c.special:
             specials.remove(c)
         else:
-            heapq.heappop(self.queues[self.plan.cat_index[t.category]][c.group + 1])
+            heappop(self.queues[c.cat][c.group + 1])
         t.state = "called"
         t.target_window = None
         t.window = w.number
@@ -777,7 +815,8 @@ class HallDay:
         t.call_reason = choice.reason
         if c.called != c.called:  # nan: first call of this step
             c.called = now
-            c.choice = choice
+            c.rule = _RULE_NO[choice.rule]
+            c.reason = choice.reason
             if c.first_called != c.first_called:
                 c.first_called = now
         # (inlined _change: this is the hot path)
@@ -797,9 +836,9 @@ class HallDay:
         Timeout(self.env, duration, (w, c, now)).callbacks.append(self._on_finish)
 
     def _check_choice(self, w: _Window, chosen: Ticket, now: float) -> None:
-        """Offer *every* waiting ticket to choose() and insist it picks the same one (tests)."""
+        """Offer *every* waiting ticket to the policy and insist it picks the same one (tests)."""
         everyone = [e[2].ticket for heaps in self.queues for h in heaps for e in h] + [s.ticket for s in self.specials]
-        full = choose(everyone, CallContext(self.base + now * 60, w.number, w.cats, self.policy, self.groups))
+        full = self.rules.choose(everyone, self.base + now * 60, w.number, w.cats)
         if full is None or full.ticket is not chosen:
             raise AssertionError(f"window {w.number} at {now:.2f}: heads gave {chosen.number}, full queue gave {full}")
 
@@ -813,19 +852,38 @@ class HallDay:
             self._call(w)
 
     def _on_finish(self, ev: simpy.Event) -> None:
-        w, c, began = _payload(ev)
-        now = self.env.now
+        w, c, began = ev._value
+        now = self.env._now
         if self._next_at <= now:
             self._catch_up(now)
         t = c.ticket
         t.state = "finished"
         t.finished_at = self.base + now * 60
-        self._record_step(c, SERVED, now, w.number, began)
+        self.step_reasons.append(c.reason)  # (inlined _record_step of SERVED: the hot path)
+        self.step_rows.append(
+            (
+                c.index,
+                c.step,
+                c.cat,
+                c.group,
+                c.arrived,
+                c.queued,
+                c.called,
+                began,
+                now,
+                now,
+                w.number,
+                w.clerk_no,
+                c.rule,
+                SERVED,
+            )
+        )
         c.step += 1
         c.recalled = False
         if c.step < len(c.steps):
             # The next step of the journey: transferred, keeping the place in the queue.
-            t.category = self.plan.categories[c.steps[c.step]]
+            c.cat = c.steps[c.step]
+            t.category = self.plan.categories[c.cat]
             t.window = t.clerk = t.called_at = t.started_at = t.call_reason = None
             t.transfers += 1
             c.special = t.appointment_start is not None
@@ -834,13 +892,23 @@ class HallDay:
             self._free(w, began, now)
             if t.state == "waiting":
                 self._offer(c)
-        else:
-            self._change(now, 0, -1)
-            self._leave(c, now, completed=True)
-            self._free(w, began, now)
+        else:  # leaves the hall (inlined _change, _leave and _free: the hot path)
+            self.wait_area += self.n_wait * (now - self.last_change)
+            self.last_change = now
+            self.n_hall -= 1
+            if self.track:
+                self.log.append((now, self.n_wait, self.n_hall))
+            self.citizen_rows.append((c.index, c.arrived, now, True, c.group))
+            w.busy = False
+            w.current = None
+            w.busy_time += now - began
+            if w.closing:
+                self._close(w, now)
+            else:
+                self._call(w)
 
     def _on_no_show(self, ev: simpy.Event) -> None:
-        w, c, began = _payload(ev)
+        w, c, began = ev._value
         now = self.env.now
         if self._next_at <= now:
             self._catch_up(now)
@@ -857,7 +925,7 @@ class HallDay:
         self._free(w, began, now)
 
     def _on_return(self, ev: simpy.Event) -> None:
-        c, window = _payload(ev)
+        c, window = ev._value
         now = self.env.now
         if self._next_at <= now:
             self._catch_up(now)
@@ -867,13 +935,14 @@ class HallDay:
         c.special = True
         t.target_window = window
         t.recalls.append(self.base + now * 60)
-        called, queued, choice = c.called, c.queued, c.choice
+        called, queued, rule, reason = c.called, c.queued, c.rule, c.reason
         self._enqueue(c, now)
-        c.called, c.queued, c.choice = called, queued, choice  # the wait of this step counts to its first call
+        # the wait of this step counts to its first call
+        c.called, c.queued, c.rule, c.reason = called, queued, rule, reason
         self._offer(c)
 
     def _on_open(self, ev: simpy.Event) -> None:
-        number, clerk = _payload(ev)
+        number, clerk = ev._value
         if self._next_at <= self.env.now:
             self._catch_up(self.env.now)
         self.open_window(number, clerk, self.env.now)
@@ -905,7 +974,7 @@ class HallDay:
             self._call(w)
 
     def _on_close(self, ev: simpy.Event) -> None:
-        number, clerk = _payload(ev)
+        number, clerk = ev._value
         if self._next_at <= self.env.now:
             self._catch_up(self.env.now)
         w = self.windows[number]
@@ -942,14 +1011,15 @@ class HallDay:
         """Simulate the day (arrivals drawn here unless already scheduled) and return its records."""
         if weekday is None:
             weekday = self.day.weekday()
-        if not self._arrivals:
-            self.schedule_arrivals(weekday, self.start, self.end)
-        self.schedule_shifts(self._shifts)
-        if self.end is None:
-            self.env.run()
-        else:
-            self.env.run(until=self.end)
-        return self.finish(weekday)
+        with gc_paused():
+            if not self._arrivals:
+                self.schedule_arrivals(weekday, self.start, self.end)
+            self.schedule_shifts(self._shifts)
+            if self.end is None:
+                self.env.run()
+            else:
+                self.env.run(until=self.end)
+            return self.finish(weekday)
 
     def finish(self, weekday: int) -> DayResult:
         if self.end is not None:
@@ -987,6 +1057,11 @@ class HallDay:
             "group": np.asarray(ccols[4], dtype=np.int64),
         }
         log = np.asarray(self.log, dtype=float).reshape(-1, 3)
+        # The day is over: let go of its citizens and records here, while the collector is
+        # paused (gc_paused), so that reference counting frees them rather than the collector
+        # scanning them once it resumes. The result keeps the tickets.
+        self._arrivals, self.queues, self.deadlines, self.specials = [], [], [], []
+        self.step_rows, self.citizen_rows, self.log = [], [], []
         return DayResult(
             day=self.day,
             weekday=weekday,

@@ -35,7 +35,7 @@ from queue_server.errors import CommandRejected
 from queue_server.model import ACTIVE_AT_WINDOW, HallState
 
 from .kpis import confidence_interval
-from .model import Citizen, DayResult, HallDay, HallPlan, minutes_of
+from .model import Citizen, DayResult, HallDay, HallPlan, gc_paused, minutes_of
 from .roster import Roster, shifts_for
 
 PAUSE_MINUTES = 10.0
@@ -96,35 +96,36 @@ def _run(
     shifts = shifts_for(hall, day, roster)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(rep,)))
     sim = HallDay(plan, day, rng, shifts, start=t_now, end=end, track=False)
-    if hall.hours.is_working_day(day):
-        sim.schedule_arrivals(day.weekday(), t_now, end)
-    sim.schedule_shifts(shifts, future_only=True)
-    busy = []
-    close_default = plan.close_min if t_now < plan.close_min else end
-    for number in sorted(state.windows):
-        win = state.windows[number]
-        if win.status == "closed" or number not in sim.windows:
-            continue
-        leave = _span_end(shifts, win.clerk, t_now, close_default)
-        if win.status == "paused":
-            sim.schedule_span(number, win.clerk, t_now + PAUSE_MINUTES, leave)
-            continue
-        sim.open_window(number, win.clerk, t_now)
-        sim.schedule_close(number, win.clerk, leave)
-        t = state.tickets.get(win.current) if win.current else None
-        if t is not None and t.category in plan.cat_index:
-            began = t.started_at if t.started_at is not None else now
-            busy.append((number, win.clerk, t, max(0.0, (now - began) / 60)))
-    waiting = sorted(
-        (t for t in state.tickets.values() if t.state == "waiting" and t.category in plan.cat_index),
-        key=lambda t: (t.order_at, t.id),
-    )
-    seeded = sim.seed_waiting(waiting, busy)
-    for mv in moves:
-        if sim.move_clerk(mv.clerk, mv.to_window, t_now):
-            sim.schedule_close(mv.to_window, mv.clerk, _span_end(shifts, mv.clerk, t_now, close_default))
-    sim.env.run(until=end)
-    return sim.finish(day.weekday()), seeded[: len(waiting)]
+    with gc_paused():  # as HallDay.run does
+        if hall.hours.is_working_day(day):
+            sim.schedule_arrivals(day.weekday(), t_now, end)
+        sim.schedule_shifts(shifts, future_only=True)
+        busy = []
+        close_default = plan.close_min if t_now < plan.close_min else end
+        for number in sorted(state.windows):
+            win = state.windows[number]
+            if win.status == "closed" or number not in sim.windows:
+                continue
+            leave = _span_end(shifts, win.clerk, t_now, close_default)
+            if win.status == "paused":
+                sim.schedule_span(number, win.clerk, t_now + PAUSE_MINUTES, leave)
+                continue
+            sim.open_window(number, win.clerk, t_now)
+            sim.schedule_close(number, win.clerk, leave)
+            t = state.tickets.get(win.current) if win.current else None
+            if t is not None and t.category in plan.cat_index:
+                began = t.started_at if t.started_at is not None else now
+                busy.append((number, win.clerk, t, max(0.0, (now - began) / 60)))
+        waiting = sorted(
+            (t for t in state.tickets.values() if t.state == "waiting" and t.category in plan.cat_index),
+            key=lambda t: (t.order_at, t.id),
+        )
+        seeded = sim.seed_waiting(waiting, busy)
+        for mv in moves:
+            if sim.move_clerk(mv.clerk, mv.to_window, t_now):
+                sim.schedule_close(mv.to_window, mv.clerk, _span_end(shifts, mv.clerk, t_now, close_default))
+        sim.env.run(until=end)
+        return sim.finish(day.weekday()), seeded[: len(waiting)]
 
 
 def forecast(

@@ -3,6 +3,7 @@ balking, rosters and proficiency, checked on the records a run leaves."""
 
 from __future__ import annotations
 
+import gc
 from datetime import date, time
 from pathlib import Path
 
@@ -189,6 +190,29 @@ def test_same_seed_same_day(example_hall: Hall):
     b = simulate_day(example_hall, WED, np.random.default_rng(9), default_shifts(example_hall, WED))
     for k in a.steps:
         np.testing.assert_array_equal(a.steps[k], b.steps[k])
+
+
+def test_a_day_leaves_the_garbage_collector_as_it_found_it(example_hall: Hall):
+    """A day pauses Python's cyclic collector while it runs (speed); the process must get it
+    back afterwards — on, or still off if it was off — even when a run fails."""
+    shifts = default_shifts(example_hall, WED)
+    assert gc.isenabled()
+    simulate_day(example_hall, WED, np.random.default_rng(1), shifts)
+    assert gc.isenabled()
+
+    class Broken(HallDay):
+        def _call(self, w):  # the first call fails mid-run
+            raise RuntimeError("broken")
+
+    with pytest.raises(RuntimeError):
+        Broken(HallPlan.of(example_hall), WED, np.random.default_rng(1), shifts).run()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        simulate_day(example_hall, WED, np.random.default_rng(1), shifts)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize(
