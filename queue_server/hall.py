@@ -104,6 +104,7 @@ class HallService:
         self._scratch: HallState | None = None
         self.batches = 0  # batches committed (and commands in them), for /metrics and tests
         self.batched_commands = 0
+        self.rollbacks = 0  # batches thrown away (someone stored events or used a key since the view)
         # the live twin's wait per waiting ticket, when the server runs one for this hall
         self.twin_wait: TwinWait | None = None
 
@@ -329,6 +330,7 @@ class HallService:
                 self._scratch = None
             raise
         if outcome.status != "ok":  # someone stored events (or used a key) since our view: decide again
+            self.rollbacks += 1
             if state is not self.state:
                 self._scratch = None
             return todo

@@ -212,6 +212,44 @@ def test_a_writer_that_does_not_take_turns_cannot_break_the_batches(redis_url: s
     assert {a["ticket"] for a in answers} == {e.data["ticket"] for e in issued}
 
 
+class RacedStore(RedisStore):
+    """A real RedisStore whose first batch is overtaken: just before it commits, another writer that
+    ignores the turn (``rival``, one command at a time) stores a ticket of its own."""
+
+    rival: HallService | None = None
+
+    async def commit(self, hall: str, writer: str, after: int, events: list[Event], keyed: list[Any]) -> Any:
+        if self.rival is not None and len(events) > 1:
+            rival, self.rival = self.rival, None
+            await rival.execute(IssueTicket("A"), "kiosk:rival")
+        return await super().commit(hall, writer, after, events, keyed)
+
+
+def test_a_batch_overtaken_before_its_commit_is_thrown_away_and_decided_again(redis_url: str) -> None:
+    clock = ManualClock(MONDAY_9AM)
+
+    async def scenario() -> tuple[list[dict[str, Any]], HallService]:
+        raced, other = RacedStore(redis_url), RedisStore(redis_url)
+        svc = HallService(HALL, raced, clock)
+        raced.rival = HallService(HALL, other, clock, batched=False)
+        try:
+            await svc.start()
+            await raced.rival.start()
+            answers = await asyncio.gather(*(svc.execute(IssueTicket("A"), "kiosk:k", f"k{i}") for i in range(5)))
+            return list(answers), svc
+        finally:
+            await raced.close()
+            await other.close()
+
+    answers, svc = asyncio.run(scenario())
+    issued, _ = _check_log(asyncio.run(_log(redis_url)))
+    # the rival's ticket is A001; the batch, decided on the stale view as A001…A005, was decided again
+    assert [e.actor for e in issued] == ["kiosk:rival"] + ["kiosk:k"] * 5
+    assert [a["number"] for a in answers] == ["A002", "A003", "A004", "A005", "A006"]
+    assert svc.state.seq == 6 and svc.state.counters == {"A": 6}
+    assert svc.rollbacks == 1
+
+
 def test_a_batch_decides_exactly_as_one_command_at_a_time() -> None:
     """The same commands, queued together on one batching service and run one by one on another,
     give the same answers, the same refusals and the same event log."""
@@ -286,7 +324,9 @@ def test_commit_appends_a_run_all_or_nothing(redis_url: str, tmp_path: Any) -> N
             assert (await store.commit(HALL.id, "w1", 0, [ev(1), ev(2), ev(3)], [("k1", rec)])).status == "ok"
             stale = await store.commit(HALL.id, "w1", 2, [ev(3, "late")], [])
             assert (stale.status, stale.last_seq) == ("conflict", 3)
-            dup = await store.commit(HALL.id, "w1", 3, [ev(4), ev(5)], [("k2", IdempotencyRecord("g", {}, 4)), ("k1", rec)])
+            dup = await store.commit(
+                HALL.id, "w1", 3, [ev(4), ev(5)], [("k2", IdempotencyRecord("g", {}, 4)), ("k1", rec)]
+            )
             assert (dup.status, dup.record) == ("duplicate", rec)
             assert (await store.commit(HALL.id, "w1", 3, [], [])).status == "ok"  # only checks the seq
             assert [e.seq for e in await store.read(HALL.id, 0)] == [1, 2, 3]
