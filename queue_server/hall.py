@@ -248,7 +248,7 @@ class HallService:
                 turn: Turn | None = None
                 async with self._lock:
                     keys = list(dict.fromkeys(p.key for p in batch if p.key is not None))
-                    turn = await self.store.begin(self.hall.id, self._writer, self.state.seq, keys)
+                    turn = await self._begin(keys)
                     if not turn.busy:
                         batch = await self._decide_and_commit(batch, turn)
                         if batch:
@@ -267,6 +267,16 @@ class HallService:
                 await self.store.release(self.hall.id, self._writer)
             for pending in batch:
                 pending.settle(error=exc)
+
+    async def _begin(self, keys: list[str]) -> Turn:
+        """Ask for the turn; once more after a connection error (asking writes nothing but the turn,
+        so asking again is safe), so that one connection that broke with a Redis restart does not
+        refuse a batch the store could serve."""
+        try:
+            return await self.store.begin(self.hall.id, self._writer, self.state.seq, keys)
+        except StoreUnavailable:
+            await asyncio.sleep(0.05)
+            return await self.store.begin(self.hall.id, self._writer, self.state.seq, keys)
 
     async def _decide_and_commit(self, batch: list[_Pending], turn: Turn) -> list[_Pending]:
         """With the hall's turn: decide ``batch`` in order and store its events in one run.
