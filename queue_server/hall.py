@@ -243,8 +243,17 @@ class HallService:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TURN_WAIT_LIMIT_SECONDS
         failed_attempts = 0
+        # A lone command first tries without the turn: decided on this worker's view and stored
+        # if that view is current and no other writer has the turn — one round trip, as a
+        # quiet hall's commands mostly are. Otherwise (or for a batch) the turn is taken.
+        alone = len(batch) == 1
         try:
             while batch:
+                if alone:
+                    alone = False
+                    async with self._lock:
+                        batch = await self._decide_and_commit(batch, None)
+                    continue
                 turn: Turn | None = None
                 async with self._lock:
                     keys = list(dict.fromkeys(p.key for p in batch if p.key is not None))
@@ -278,19 +287,21 @@ class HallService:
             await asyncio.sleep(0.05)
             return await self.store.begin(self.hall.id, self._writer, self.state.seq, keys)
 
-    async def _decide_and_commit(self, batch: list[_Pending], turn: Turn) -> list[_Pending]:
-        """With the hall's turn: decide ``batch`` in order and store its events in one run.
+    async def _decide_and_commit(self, batch: list[_Pending], turn: Turn | None) -> list[_Pending]:
+        """With the hall's ``turn`` (or without, for a lone command): decide ``batch`` in order and
+        store its events in one run.
 
         Returns the commands to try again (all of them, after a conflict), or ``[]``.
         """
-        for event in turn.events:  # what other writers stored since our view
-            if event.seq == self.state.seq + 1:
-                self._apply(event)
-        if turn.last_seq > self.state.seq:
-            await self._catch_up()
+        if turn is not None:
+            for event in turn.events:  # what other writers stored since our view
+                if event.seq == self.state.seq + 1:
+                    self._apply(event)
+            if turn.last_seq > self.state.seq:
+                await self._catch_up()
         todo = []
         for pending in batch:
-            prior = turn.records.get(pending.key) if pending.key is not None else None
+            prior = turn.records.get(pending.key) if turn is not None and pending.key is not None else None
             if prior is None:
                 todo.append(pending)
                 continue
@@ -334,7 +345,7 @@ class HallService:
             answers.append((pending, result, None))
 
         try:
-            outcome = await self.store.commit(self.hall.id, self._writer, base, events, keyed)
+            outcome = await self.store.commit(self.hall.id, self._writer, base, events, keyed, unless_busy=turn is None)
         except BaseException:
             if state is not self.state:
                 self._scratch = None

@@ -37,7 +37,7 @@ class IdempotencyRecord:
 
 @dataclass(frozen=True, slots=True)
 class AppendOutcome:
-    status: Literal["ok", "conflict", "duplicate"]
+    status: Literal["ok", "conflict", "duplicate", "busy"]
     last_seq: int
     record: IdempotencyRecord | None = None
 
@@ -82,14 +82,23 @@ class Store(Protocol):
         ...
 
     async def commit(
-        self, hall: str, writer: str, after: int, events: list[Event], keyed: list[tuple[str, IdempotencyRecord]]
+        self,
+        hall: str,
+        writer: str,
+        after: int,
+        events: list[Event],
+        keyed: list[tuple[str, IdempotencyRecord]],
+        *,
+        unless_busy: bool = False,
     ) -> AppendOutcome:
         """Append ``events`` (seq ``after + 1`` …) if the hall's last seq is still ``after`` and no key of
-        ``keyed`` is used — all or nothing — and hand the turn on.
+        ``keyed`` is used — all or nothing — and hand the turn on (if ``writer`` has it).
 
         ``conflict``: someone appended since ``after``; ``duplicate``: a key is already used
-        (``record`` is its record). An empty ``events`` only checks ``after`` (a refusal is
-        then known to be decided on the current state).
+        (``record`` is its record); ``busy`` (only with ``unless_busy``, for a writer that did
+        not take the turn): another writer has the turn, nothing was checked or stored. An
+        empty ``events`` only checks ``after`` (a refusal is then known to be decided on the
+        current state).
         """
         ...
 

@@ -235,7 +235,14 @@ class MemoryStore:
         return Turn(False, log.last_seq, tuple(await self.read(hall, after, 1000)), records)
 
     async def commit(
-        self, hall: str, writer: str, after: int, events: list[Event], keyed: list[tuple[str, IdempotencyRecord]]
+        self,
+        hall: str,
+        writer: str,
+        after: int,
+        events: list[Event],
+        keyed: list[tuple[str, IdempotencyRecord]],
+        *,
+        unless_busy: bool = False,
     ) -> AppendOutcome:
         return self._append_run(hall, after, events, keyed)
 

@@ -125,7 +125,14 @@ COMMIT_SCRIPT = (
     """
 -- KEYS: 1 seq, 2 events stream, 3 writer (turn), 4 waiting writers, 5.. idempotency keys
 -- ARGV: 1 writer id, 2 turn ms, 3 wake-up key prefix, 4 expected last seq, 5 idempotency ttl s,
---       6 number of events n, 7 .. 6+n event json, then one idempotency record json per key
+--       6 number of events n, 7 '1': only if no other writer has the turn,
+--       8 .. 7+n event json, then one idempotency record json per key
+if ARGV[7] == '1' then
+  local holder = redis.call('GET', KEYS[3])
+  if holder and holder ~= ARGV[1] then
+    return {'busy', redis.call('GET', KEYS[1]) or '0'}
+  end
+end
 for i = 5, #KEYS do
   local prev = redis.call('GET', KEYS[i])
   if prev then
@@ -139,13 +146,13 @@ end
 local n = tonumber(ARGV[6])
 for i = 1, n do
   cur = cur + 1
-  redis.call('XADD', KEYS[2], cur .. '-0', 'e', ARGV[6 + i])
+  redis.call('XADD', KEYS[2], cur .. '-0', 'e', ARGV[7 + i])
 end
 if n > 0 then
   redis.call('SET', KEYS[1], cur)
 end
 for i = 5, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[6 + n + i - 4], 'EX', tonumber(ARGV[5]))
+  redis.call('SET', KEYS[i], ARGV[7 + n + i - 4], 'EX', tonumber(ARGV[5]))
 end
 """
     + _HAND_ON
@@ -229,11 +236,18 @@ class RedisStore:
         return Turn(False, int(reply[1]), tuple(Event.from_json(raw) for raw in reply[2]), records)
 
     async def commit(
-        self, hall: str, writer: str, after: int, events: list[Event], keyed: list[tuple[str, IdempotencyRecord]]
+        self,
+        hall: str,
+        writer: str,
+        after: int,
+        events: list[Event],
+        keyed: list[tuple[str, IdempotencyRecord]],
+        *,
+        unless_busy: bool = False,
     ) -> AppendOutcome:
         seq_key, stream = _keys(hall)
         turn_key, waiting, wake = _turn_keys(hall)
-        args: list[Any] = [writer, TURN_MS, wake, after, IDEMPOTENCY_TTL_SECONDS, len(events)]
+        args: list[Any] = [writer, TURN_MS, wake, after, IDEMPOTENCY_TTL_SECONDS, len(events), int(unless_busy)]
         args += [e.to_json() for e in events]
         args += [json.dumps(asdict(record), ensure_ascii=False) for _, record in keyed]
         try:
@@ -246,8 +260,8 @@ class RedisStore:
         last = int(reply[1])
         if status == "duplicate":
             return AppendOutcome("duplicate", last, IdempotencyRecord(**json.loads(reply[2])))
-        if status == "conflict":
-            return AppendOutcome("conflict", last)
+        if status in ("conflict", "busy"):
+            return AppendOutcome(status, last)
         return AppendOutcome("ok", last)
 
     async def release(self, hall: str, writer: str) -> None:

@@ -218,11 +218,11 @@ class RacedStore(RedisStore):
 
     rival: HallService | None = None
 
-    async def commit(self, hall: str, writer: str, after: int, events: list[Event], keyed: list[Any]) -> Any:
+    async def commit(self, hall: str, writer: str, after: int, events: list[Event], keyed: list[Any], **kw: Any) -> Any:
         if self.rival is not None and len(events) > 1:
             rival, self.rival = self.rival, None
             await rival.execute(IssueTicket("A"), "kiosk:rival")
-        return await super().commit(hall, writer, after, events, keyed)
+        return await super().commit(hall, writer, after, events, keyed, **kw)
 
 
 def test_a_batch_overtaken_before_its_commit_is_thrown_away_and_decided_again(redis_url: str) -> None:
@@ -345,7 +345,12 @@ def test_commit_appends_a_run_all_or_nothing(redis_url: str, tmp_path: Any) -> N
                 await wake
                 assert time.monotonic() - t0 < 1.0  # woken by the hand-over, not by the timeout
                 assert (await store.begin(HALL.id, "w1", 4, [])).busy  # w2 has it now
+                # a lone command tried without the turn does not slip in while someone has it
+                assert (await store.commit(HALL.id, "w1", 4, [ev(5)], [], unless_busy=True)).status == "busy"
+                assert await store.last_seq(HALL.id) == 4
                 assert not (await store.begin(HALL.id, "w2", 4, [])).busy
+                assert (await store.commit(HALL.id, "w2", 4, [], [])).status == "ok"  # w2 hands it back: free
+                assert (await store.commit(HALL.id, "w1", 4, [ev(5)], [], unless_busy=True)).status == "ok"
         finally:
             await store.close()
 
