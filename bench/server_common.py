@@ -178,6 +178,7 @@ def hallq_server(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server did not become ready:\n{log.read_text()}")
             time.sleep(0.1)
+        settle(base)
         yield base
     finally:
         if proc.poll() is None:
@@ -187,6 +188,19 @@ def hallq_server(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def settle(base: Served, quiet_cpu: float = 0.05, window: float = 0.5, limit: float = 20.0) -> None:
+    """Wait until the server's processes are idle: /readyz answers as soon as one worker is up, while
+    the others may still be importing and rebuilding the hall — work that would land in the figures."""
+    deadline = time.monotonic() + limit
+    before = base.cpu()
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = base.cpu()
+        if now - before < quiet_cpu * window * 2:  # under 5% of each of two cores
+            return
+        before = now
 
 
 def login(base: str) -> str:

@@ -38,6 +38,7 @@ import contextlib
 import copy
 import logging
 import random
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -104,6 +105,7 @@ class HallService:
         self._scratch: HallState | None = None
         self.batches = 0  # batches committed (and commands in them), for /metrics and tests
         self.batched_commands = 0
+        self.forks = 0  # scratch copies made (at the first batch, and after each rollback)
         self.rollbacks = 0  # batches thrown away (someone stored events or used a key since the view)
         # the live twin's wait per waiting ticket, when the server runs one for this hall
         self.twin_wait: TwinWait | None = None
@@ -314,7 +316,15 @@ class HallService:
         state = self.state
         if len(todo) > 1:
             if self._scratch is None or self._scratch.seq != base:
+                started = time.perf_counter()
                 self._scratch = copy.deepcopy(self.state)
+                self.forks += 1
+                log.info(
+                    "hall %s: scratch state copied at seq %s in %.1f ms",
+                    self.hall.id,
+                    base,
+                    (time.perf_counter() - started) * 1000,
+                )
             state = self._scratch
         events: list[Event] = []
         keyed: list[tuple[str, IdempotencyRecord]] = []
@@ -352,6 +362,9 @@ class HallService:
             raise
         if outcome.status != "ok":  # someone stored events (or used a key) since our view: decide again
             self.rollbacks += 1
+            log.debug(
+                "hall %s: batch of %s at seq %s: %s, deciding again", self.hall.id, len(todo), base, outcome.status
+            )
             if state is not self.state:
                 self._scratch = None
             return todo
