@@ -368,8 +368,9 @@ class HallService:
             if state is not self.state:
                 self._scratch = None
             return todo
-        for event in events:
-            self._apply(event)
+        # Answer first, then apply and publish, all in this one step (no caller runs before every
+        # event is applied): the callers are woken before the hundreds of board connections the
+        # events wake, as when a command was executed by its caller's own task.
         self.batches += 1
         self.batched_commands += len(todo)
         for pending, answer, error in answers:
@@ -383,6 +384,8 @@ class HallService:
                 pending.settle(self._replay(IdempotencyRecord(original.fingerprint, answer, 0), pending.fingerprint))
             except CommandRejected as exc:
                 pending.settle(error=exc)
+        for event in events:
+            self._apply(event)
         return []
 
     @staticmethod
