@@ -273,7 +273,8 @@ class HallService:
                     raise StoreUnavailable("大厅写入繁忙，请稍后重试 (the hall is busy with other writers; try again)")
                 await self.store.wait_turn(self.hall.id, self._writer, turn.wait)
         except Exception as exc:
-            self._scratch = None
+            if not isinstance(exc, StoreUnavailable):  # (a failed commit already dropped its scratch state)
+                self._scratch = None  # a bug mid-batch: the scratch state may hold half a decision
             with contextlib.suppress(Exception):
                 await self.store.release(self.hall.id, self._writer)
             for pending in batch:
