@@ -363,8 +363,6 @@ class FollowUps(_Model):
 
     due_working_days: int = Field(default=15, ge=1, le=60)
     owner: str = Field(default="admin", min_length=1, max_length=40)  # the default owner (a manager id)
-
-
 class ShiftTemplate(_Model):
     """A shift clerks may work (班次), e.g. 全天 09:00–17:00 with a 60-minute lunch break.
 
