@@ -144,16 +144,25 @@ class Served(str):
 
 
 @contextmanager
-def hallq_server(config: Path, redis: str | None = None, workers: int = 1) -> Iterator[Served]:
-    """``hallq serve`` on a free loopback port; yields its base URL."""
+def hallq_server(
+    config: Path, redis: str | None = None, workers: int = 1, tree: Path | None = None
+) -> Iterator[Served]:
+    """``hallq serve`` on a free loopback port; yields its base URL.
+
+    ``tree`` runs the server from another checkout of hallq (a "before" tree for a
+    before/after comparison in one run); default: the tree this script is in.
+    """
+    root = (tree or ROOT).resolve()
     port = free_port()
     cmd = [sys.executable, "-m", "queue_server.cli", "serve", "--config", str(config), "--port", str(port)]
     if redis:
         cmd += ["--redis", redis, "--workers", str(workers)]
-    env = os.environ | {"HALLQ_SECRET": SECRET, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+    # HALLQ_BENCH_SERVER_PATH: extra entries in front of the server's PYTHONPATH (profiling hooks)
+    path = os.environ.get("HALLQ_BENCH_SERVER_PATH", "") + str(root)
+    env = os.environ | {"HALLQ_SECRET": SECRET, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path}
     log = config.parent / f"server-{port}.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = Served(f"http://127.0.0.1:{port}")
     base.pid = proc.pid
     try:
@@ -169,6 +178,7 @@ def hallq_server(config: Path, redis: str | None = None, workers: int = 1) -> It
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server did not become ready:\n{log.read_text()}")
             time.sleep(0.1)
+        settle(base)
         yield base
     finally:
         if proc.poll() is None:
@@ -178,6 +188,19 @@ def hallq_server(config: Path, redis: str | None = None, workers: int = 1) -> It
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def settle(base: Served, quiet_cpu: float = 0.05, window: float = 0.5, limit: float = 20.0) -> None:
+    """Wait until the server's processes are idle: /readyz answers as soon as one worker is up, while
+    the others may still be importing and rebuilding the hall — work that would land in the figures."""
+    deadline = time.monotonic() + limit
+    before = base.cpu()
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        now = base.cpu()
+        if now - before < quiet_cpu * window * 2:  # under 5% of each of two cores
+            return
+        before = now
 
 
 def login(base: str) -> str:
@@ -195,6 +218,11 @@ def workdir(keep: bool = False) -> Iterator[Path]:
     finally:
         if not keep:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average (other work on the same cores shows here)."""
+    return os.getloadavg()[0]
 
 
 def machine() -> str:

@@ -5,11 +5,20 @@ the last ``seq``, and idempotency records. :meth:`Store.append` adds one event
 only if the hall's last ``seq`` is still ``event.seq - 1`` and the idempotency key
 (if any) is unused — atomically, so two processes can never both call the same
 ticket: one wins, the other re-reads and decides again.
+
+Group commit (:meth:`Store.begin` and :meth:`Store.commit`) is the same
+compare-and-set over a run of events: a writer takes the hall's *turn*, learns
+the last ``seq`` (with the events it has not seen and the idempotency records of
+the keys it brings), decides a batch of commands, and appends all their events at
+once — only if nobody appended since and none of the keys was used meanwhile, or
+nothing at all. The turn is a short lease that keeps writers of one hall from
+deciding on the same ``seq`` at the same time (which would waste their work); it
+is never what makes a commit safe — the compare-and-set is.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from ..model import Event
@@ -28,12 +37,34 @@ class IdempotencyRecord:
 
 @dataclass(frozen=True, slots=True)
 class AppendOutcome:
-    status: Literal["ok", "conflict", "duplicate"]
+    status: Literal["ok", "conflict", "duplicate", "busy"]
     last_seq: int
     record: IdempotencyRecord | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """The answer to :meth:`Store.begin`.
+
+    ``busy``: another writer has the hall's turn; ask again after ``wait`` seconds at
+    most (:meth:`Store.wait_turn` returns as soon as the turn is handed over).
+    Otherwise the caller has the turn: ``last_seq`` is the hall's last seq, ``events``
+    the events after the caller's ``after`` (perhaps not all of them, when many),
+    ``records`` the idempotency records found for the caller's keys.
+    """
+
+    busy: bool
+    last_seq: int = 0
+    events: tuple[Event, ...] = ()
+    records: dict[str, IdempotencyRecord] = field(default_factory=dict)
+    wait: float = 0.0
+
+
 class Store(Protocol):
+    # True when other processes may write the same halls (the hall's view must be
+    # checked against the store before a decision counts): RedisStore.
+    shared: bool
+
     async def append(self, event: Event, key: str | None, record: IdempotencyRecord | None) -> AppendOutcome:
         """Append ``event`` if ``event.seq`` follows the hall's last seq and ``key`` is unused."""
         ...
@@ -45,6 +76,39 @@ class Store(Protocol):
     async def last_seq(self, hall: str) -> int: ...
 
     async def idempotency(self, hall: str, key: str) -> IdempotencyRecord | None: ...
+
+    async def begin(self, hall: str, writer: str, after: int, keys: list[str]) -> Turn:
+        """Take the hall's turn for ``writer`` (or learn that it is busy); see :class:`Turn`."""
+        ...
+
+    async def commit(
+        self,
+        hall: str,
+        writer: str,
+        after: int,
+        events: list[Event],
+        keyed: list[tuple[str, IdempotencyRecord]],
+        *,
+        unless_busy: bool = False,
+    ) -> AppendOutcome:
+        """Append ``events`` (seq ``after + 1`` …) if the hall's last seq is still ``after`` and no key of
+        ``keyed`` is used — all or nothing — and hand the turn on (if ``writer`` has it).
+
+        ``conflict``: someone appended since ``after``; ``duplicate``: a key is already used
+        (``record`` is its record); ``busy`` (only with ``unless_busy``, for a writer that did
+        not take the turn): another writer has the turn, nothing was checked or stored. An
+        empty ``events`` only checks ``after`` (a refusal is then known to be decided on the
+        current state).
+        """
+        ...
+
+    async def release(self, hall: str, writer: str) -> None:
+        """Give the turn back without committing (after an error)."""
+        ...
+
+    async def wait_turn(self, hall: str, writer: str, timeout: float) -> None:
+        """Wait until the turn may be free: handed to ``writer``, or ``timeout`` seconds."""
+        ...
 
     async def ping(self) -> None:
         """Raise StoreUnavailable when the store cannot serve."""

@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from ..errors import HallqError
 from ..model import Event
-from .base import IDEMPOTENCY_TTL_SECONDS, AppendOutcome, IdempotencyRecord
+from .base import IDEMPOTENCY_TTL_SECONDS, AppendOutcome, IdempotencyRecord, Turn
 
 
 class JournalLocked(HallqError):
@@ -99,6 +99,8 @@ def read_journal(path: str | Path) -> list[Event]:
 
 class MemoryStore:
     """In-process store; pass ``data_dir=None`` for a purely in-memory one (tests, simulation)."""
+
+    shared = False  # one process: nobody else writes these halls
 
     def __init__(self, data_dir: str | Path | None = None, fsync: str = "everysec") -> None:
         self._dir = Path(data_dir) if data_dir is not None else None
@@ -175,27 +177,80 @@ class MemoryStore:
         log = self._log(event.hall)
         if key is not None and key in log.idem:
             return AppendOutcome("duplicate", log.last_seq, log.idem[key][0])
-        if event.seq != log.last_seq + 1:
+        keyed = [(key, record)] if key is not None and record is not None else []
+        return self._append_run(event.hall, event.seq - 1, [event], keyed)
+
+    def _append_run(
+        self, hall: str, after: int, events: list[Event], keyed: list[tuple[str, IdempotencyRecord]]
+    ) -> AppendOutcome:
+        """Append ``events`` after ``after`` if that is still the last seq and no key is used: all or nothing.
+
+        The run is written to the journal in one write, flushed to the OS before the
+        caller acknowledges anything; a torn run (the process killed mid-write) is cut
+        back to its last whole line at the next start.
+        """
+        log = self._log(hall)
+        for key, _ in keyed:
+            if key in log.idem:
+                return AppendOutcome("duplicate", log.last_seq, log.idem[key][0])
+        if after != log.last_seq:
             return AppendOutcome("conflict", log.last_seq)
-        data = b""
-        if log.file is not None:
-            line: dict[str, Any] = {"e": event.as_dict()}
-            if key is not None and record is not None:
-                line |= {"k": key, "f": record.fingerprint, "r": record.result}
-            data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        if [e.seq for e in events] != list(range(after + 1, after + 1 + len(events))):
+            raise ValueError(f"events of a run must follow seq {after} one by one")
+        records = {record.seq: (key, record) for key, record in keyed}
+        sizes = [0] * len(events)
+        if log.file is not None and events:
+            lines = []
+            for i, event in enumerate(events):
+                line: dict[str, Any] = {"e": event.as_dict()}
+                if event.seq in records:
+                    key, record = records[event.seq]
+                    line |= {"k": key, "f": record.fingerprint, "r": record.result}
+                data = (json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+                sizes[i] = len(data)
+                lines.append(data)
             with self._mutex:
-                log.file.write(data)
+                log.file.write(b"".join(lines))
                 log.file.flush()  # in the OS before we acknowledge: a kill -9 loses nothing
                 if self._fsync == "always":
                     os.fsync(log.file.fileno())
                 else:
-                    self._dirty.add(event.hall)
-        log.add(event, len(data))
-        if key is not None and record is not None:
-            log.idem[key] = (record, event.at)
-            if len(log.idem) % 1000 == 0:
-                log.forget_old_keys(event.at)
-        return AppendOutcome("ok", event.seq)
+                    self._dirty.add(hall)
+        for event, size in zip(events, sizes, strict=True):
+            log.add(event, size)
+            if event.seq in records:
+                log.idem[records[event.seq][0]] = (records[event.seq][1], event.at)
+                if len(log.idem) % 1000 == 0:
+                    log.forget_old_keys(event.at)
+        return AppendOutcome("ok", log.last_seq)
+
+    async def begin(self, hall: str, writer: str, after: int, keys: list[str]) -> Turn:
+        """One process: the turn is always free."""
+        log = self._log(hall)
+        records = {}
+        for key in keys:
+            record = await self.idempotency(hall, key)
+            if record is not None:
+                records[key] = record
+        return Turn(False, log.last_seq, tuple(await self.read(hall, after, 1000)), records)
+
+    async def commit(
+        self,
+        hall: str,
+        writer: str,
+        after: int,
+        events: list[Event],
+        keyed: list[tuple[str, IdempotencyRecord]],
+        *,
+        unless_busy: bool = False,
+    ) -> AppendOutcome:
+        return self._append_run(hall, after, events, keyed)
+
+    async def release(self, hall: str, writer: str) -> None:
+        return None
+
+    async def wait_turn(self, hall: str, writer: str, timeout: float) -> None:
+        return None
 
     async def read(self, hall: str, after: int, limit: int | None = None) -> list[Event]:
         log = self._log(hall)

@@ -7,12 +7,25 @@ Per hall (keys share the ``{hall}`` hash tag, so a cluster keeps them together):
   "events after seq N" is one ``XRANGE`` and every reader sees the same order;
 * ``hallq:{hall}:idem:<key>`` — the first answer to a keyed command, kept 24 h.
 
-Each command is one Lua script (:data:`APPEND_SCRIPT`): check the idempotency key,
-compare the hall's seq with the one the command was decided on, and only then
-bump the seq, ``XADD`` the event and record the key — atomically. A worker whose
-view was stale gets ``conflict``, reads the missing events and decides again, so
-the calling policy stays in Python, in one place, and a ticket is still called
-by exactly one window.
+* ``hallq:{hall}:writer`` — who has the hall's turn (a lease of
+  :data:`TURN_MS` ms), ``hallq:{hall}:waiting`` — writers waiting for it, and
+  ``hallq:{hall}:turn:<writer>`` — where a waiting writer hears it was handed the turn.
+
+Each append is one Lua script: check the idempotency key(s), compare the hall's seq
+with the one the commands were decided on, and only then bump the seq, ``XADD`` the
+events and record the keys — atomically. A worker whose view was stale gets
+``conflict``, reads the missing events and decides again, so the calling policy
+stays in Python, in one place, and a ticket is still called by exactly one window.
+
+Group commit (:data:`BEGIN_SCRIPT`, :data:`COMMIT_SCRIPT`): a worker takes the
+hall's turn and in the same round trip gets the last seq, the events it has not
+applied yet and the records of the idempotency keys it brings; it decides every
+command waiting in it, then appends the whole run of events with one
+compare-and-set and hands the turn to the writer that has waited longest. Two round
+trips per batch instead of one per command, and the workers of one hall take turns
+instead of deciding on the same seq and throwing away each other's work. The turn
+is only a lease: a writer that stalls past it loses it, and its commit then fails
+the compare-and-set like any stale one.
 """
 
 from __future__ import annotations
@@ -28,7 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import StoreUnavailable
 from ..model import Event
-from .base import IDEMPOTENCY_TTL_SECONDS, AppendOutcome, IdempotencyRecord
+from .base import IDEMPOTENCY_TTL_SECONDS, AppendOutcome, IdempotencyRecord, Turn
 
 APPEND_SCRIPT = """
 -- KEYS: 1 seq, 2 events stream, 3 idempotency key (a placeholder when the command has none)
@@ -53,8 +66,119 @@ return {'ok', tostring(seq)}
 """
 
 
+# The hall's turn is a lease: a writer that dies with it (kill -9) holds up the
+# others' commits for at most this long.
+TURN_MS = 1000
+# Events returned with a turn; a writer further behind reads the rest.
+BEGIN_EVENTS = 1000
+
+BEGIN_SCRIPT = """
+-- KEYS: 1 seq, 2 events stream, 3 writer (turn), 4 waiting writers (zset), 5.. idempotency keys
+-- ARGV: 1 writer id, 2 turn ms, 3 after seq, 4 max events
+local holder = redis.call('GET', KEYS[3])
+if holder and holder ~= ARGV[1] then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZADD', KEYS[4], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[4], 60000)
+  return {'busy', redis.call('PTTL', KEYS[3])}
+end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+redis.call('ZREM', KEYS[4], ARGV[1])
+local cur = redis.call('GET', KEYS[1]) or '0'
+local events = {}
+if tonumber(cur) > tonumber(ARGV[3]) then
+  local entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[3]) + 1) .. '-0', '+', 'COUNT', ARGV[4])
+  for i, entry in ipairs(entries) do
+    events[i] = entry[2][2]
+  end
+end
+local records = {}
+for i = 5, #KEYS do
+  records[i - 4] = redis.call('GET', KEYS[i]) or ''
+end
+return {'ok', cur, events, records}
+"""
+
+# Hand the turn on: to the writer that asked longest ago (a waiter asks again at
+# least once per turn's length, so one that has not for two has gone away), else free it.
+_HAND_ON = """
+if redis.call('GET', KEYS[3]) == ARGV[1] then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 2 * tonumber(ARGV[2]))
+  local next = redis.call('ZRANGE', KEYS[4], 0, 0)[1]
+  if next then
+    redis.call('ZREM', KEYS[4], next)
+    redis.call('SET', KEYS[3], next, 'PX', ARGV[2])
+    local wake = ARGV[3] .. next
+    redis.call('DEL', wake)
+    redis.call('RPUSH', wake, '1')
+    redis.call('PEXPIRE', wake, ARGV[2])
+  else
+    redis.call('DEL', KEYS[3])
+  end
+end
+"""
+
+COMMIT_SCRIPT = (
+    """
+-- KEYS: 1 seq, 2 events stream, 3 writer (turn), 4 waiting writers, 5.. idempotency keys
+-- ARGV: 1 writer id, 2 turn ms, 3 wake-up key prefix, 4 expected last seq, 5 idempotency ttl s,
+--       6 number of events n, 7 '1': only if no other writer has the turn,
+--       8 .. 7+n event json, then one idempotency record json per key
+if ARGV[7] == '1' then
+  local holder = redis.call('GET', KEYS[3])
+  if holder and holder ~= ARGV[1] then
+    return {'busy', redis.call('GET', KEYS[1]) or '0'}
+  end
+end
+for i = 5, #KEYS do
+  local prev = redis.call('GET', KEYS[i])
+  if prev then
+    return {'duplicate', redis.call('GET', KEYS[1]) or '0', prev}
+  end
+end
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cur ~= tonumber(ARGV[4]) then
+  return {'conflict', tostring(cur)}
+end
+local n = tonumber(ARGV[6])
+for i = 1, n do
+  cur = cur + 1
+  redis.call('XADD', KEYS[2], cur .. '-0', 'e', ARGV[7 + i])
+end
+if n > 0 then
+  redis.call('SET', KEYS[1], cur)
+end
+for i = 5, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[7 + n + i - 4], 'EX', tonumber(ARGV[5]))
+end
+"""
+    + _HAND_ON
+    + """
+return {'ok', tostring(cur)}
+"""
+)
+
+RELEASE_SCRIPT = (
+    """
+-- KEYS: 1 seq, 2 events stream, 3 writer (turn), 4 waiting writers; ARGV: 1 writer id, 2 turn ms, 3 wake-up prefix
+redis.call('ZREM', KEYS[4], ARGV[1])
+"""
+    + _HAND_ON
+    + """
+return 1
+"""
+)
+
+
 def _keys(hall: str) -> tuple[str, str]:
     return f"hallq:{{{hall}}}:seq", f"hallq:{{{hall}}}:events"
+
+
+def _turn_keys(hall: str) -> tuple[str, str, str]:
+    return f"hallq:{{{hall}}}:writer", f"hallq:{{{hall}}}:waiting", f"hallq:{{{hall}}}:turn:"
 
 
 def _idem_key(hall: str, key: str | None) -> str:
@@ -66,12 +190,17 @@ def _unavailable(exc: Exception) -> StoreUnavailable:
 
 
 class RedisStore:
+    shared = True  # several workers and machines write the same halls
+
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", **client_options: Any) -> None:
         options: dict[str, Any] = {"socket_connect_timeout": 2, "socket_timeout": 10, "health_check_interval": 15}
         options |= client_options
         self.url = url
         self.redis: aioredis.Redis = aioredis.from_url(url, decode_responses=False, **options)
         self._append = self.redis.register_script(APPEND_SCRIPT)
+        self._begin = self.redis.register_script(BEGIN_SCRIPT)
+        self._commit = self.redis.register_script(COMMIT_SCRIPT)
+        self._release = self.redis.register_script(RELEASE_SCRIPT)
 
     async def append(self, event: Event, key: str | None, record: IdempotencyRecord | None) -> AppendOutcome:
         seq_key, stream = _keys(event.hall)
@@ -90,6 +219,66 @@ class RedisStore:
         if status == "conflict":
             return AppendOutcome("conflict", last)
         return AppendOutcome("ok", last)
+
+    async def begin(self, hall: str, writer: str, after: int, keys: list[str]) -> Turn:
+        seq_key, stream = _keys(hall)
+        turn_key, waiting, _ = _turn_keys(hall)
+        try:
+            reply: Any = await self._begin(
+                keys=[seq_key, stream, turn_key, waiting, *(_idem_key(hall, k) for k in keys)],
+                args=[writer, TURN_MS, after, BEGIN_EVENTS],
+            )
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise _unavailable(exc) from exc
+        if reply[0] == b"busy":
+            return Turn(True, wait=max(int(reply[1]), 1) / 1000)
+        records = {key: IdempotencyRecord(**json.loads(raw)) for key, raw in zip(keys, reply[3], strict=True) if raw}
+        return Turn(False, int(reply[1]), tuple(Event.from_json(raw) for raw in reply[2]), records)
+
+    async def commit(
+        self,
+        hall: str,
+        writer: str,
+        after: int,
+        events: list[Event],
+        keyed: list[tuple[str, IdempotencyRecord]],
+        *,
+        unless_busy: bool = False,
+    ) -> AppendOutcome:
+        seq_key, stream = _keys(hall)
+        turn_key, waiting, wake = _turn_keys(hall)
+        args: list[Any] = [writer, TURN_MS, wake, after, IDEMPOTENCY_TTL_SECONDS, len(events), int(unless_busy)]
+        args += [e.to_json() for e in events]
+        args += [json.dumps(asdict(record), ensure_ascii=False) for _, record in keyed]
+        try:
+            reply = await self._commit(
+                keys=[seq_key, stream, turn_key, waiting, *(_idem_key(hall, key) for key, _ in keyed)], args=args
+            )
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise _unavailable(exc) from exc
+        status = reply[0].decode()
+        last = int(reply[1])
+        if status == "duplicate":
+            return AppendOutcome("duplicate", last, IdempotencyRecord(**json.loads(reply[2])))
+        if status in ("conflict", "busy"):
+            return AppendOutcome(status, last)
+        return AppendOutcome("ok", last)
+
+    async def release(self, hall: str, writer: str) -> None:
+        seq_key, stream = _keys(hall)
+        turn_key, waiting, wake = _turn_keys(hall)
+        try:
+            await self._release(keys=[seq_key, stream, turn_key, waiting], args=[writer, TURN_MS, wake])
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def wait_turn(self, hall: str, writer: str, timeout: float) -> None:
+        """Block until the turn is handed to ``writer`` (BLPOP on its wake-up key) or ``timeout`` passes."""
+        _, _, wake = _turn_keys(hall)
+        try:
+            await self.redis.blpop([wake + writer], timeout=max(0.001, min(timeout, 1.0)))
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise _unavailable(exc) from exc
 
     async def read(self, hall: str, after: int, limit: int | None = None) -> list[Event]:
         if limit is not None and limit <= 0:

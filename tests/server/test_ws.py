@@ -205,6 +205,7 @@ def test_two_servers_on_one_redis_deliver_every_call_in_order(server_factory, re
             after = await loop.run_in_executor(
                 None, lambda: b.post(f"{HALL}/tickets", {"category": "tax"}, token=tb.kiosk).body
             )
+            assert "seq" in after, after
             more = await recv_until(board, lambda m: m.get("seq") == after["seq"], timeout=20)
             assert [m["seq"] for m in more] == list(range(seqs[-1] + 1, after["seq"] + 1))
 
