@@ -13,6 +13,7 @@ carry), and the manager's figures for today (utilisation, alerts, ratings).
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 from pathlib import Path
@@ -32,7 +33,19 @@ from queue_server.hall import HallService
 from queue_server.views import hall_alerts, hall_snapshot, pending_rating, ratings_today, utilisation_today
 
 ROOT = Path(__file__).resolve().parent
-STATIC = ROOT.parent / "static"
+
+
+def _static_dir() -> Path:
+    """``static/`` of a checkout, else the installed data package ``hallq_static`` (see pyproject.toml)."""
+    checkout = ROOT.parent / "static"
+    if checkout.is_dir():
+        return checkout
+    spec = importlib.util.find_spec("hallq_static")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return Path(locations[0]) if locations else checkout
+
+
+STATIC = _static_dir()
 env = Environment(loader=FileSystemLoader(ROOT / "templates"), autoescape=select_autoescape(["html"]))
 
 
