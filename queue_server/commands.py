@@ -531,6 +531,8 @@ def _recall(hall: Hall, state: HallState, cmd: Recall, now: float) -> Decision:
     else:
         t = _ticket(state, cmd.ticket)
         _busy(state, win)
+        if win.status == "paused":  # bringing a no-show back is a new call: a paused window calls nobody
+            raise _reject("window_paused", f"{win.number}号窗口暂停中，请先恢复 (window is paused)", "window")
         if t.state != "no_show" or t.window != win.number:
             raise _reject(
                 "illegal_transition", f"{t.number}号不是本窗口的过号票，不能重呼 (not a no-show of this window)"

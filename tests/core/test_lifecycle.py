@@ -188,6 +188,12 @@ def test_no_show_recall_only_at_its_own_idle_window(tiny: Driver) -> None:
     assert tiny.refused(Recall(1, first["ticket"])).code == "window_busy"
     tiny.do(NoShow(1))
     assert tiny.refused(Recall(1, "20261123-A999")).code == "unknown_ticket"
+    # a paused window calls nobody, not even a no-show coming back; after resuming it may
+    tiny.do(PauseWindow(1, "临时离岗"))
+    assert tiny.refused(Recall(1, first["ticket"])).code == "window_paused"
+    assert ticket_state(tiny, "A001") == "no_show"
+    tiny.do(ResumeWindow(1))
+    assert tiny.do(Recall(1, first["ticket"]))["number"] == "A001"
 
 
 def test_recall_is_counted(tiny: Driver) -> None:

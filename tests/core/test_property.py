@@ -196,6 +196,8 @@ class ReferenceHall:
             raise Refused("window_closed")
         if win.current is not None:
             raise Refused("window_busy")
+        if win.status == "paused":
+            raise Refused("window_paused")
         t = self.tickets[number]
         if t.state != "no_show" or t.window != w:
             raise Refused("illegal_transition")
