@@ -281,6 +281,7 @@
   }
 
   function changed(redraw) {
+    S.dirty = true;  // edits not saved as a scenario yet
     S.validating = true;  // until the server has answered for this very configuration
     if (redraw) renderEditor();
     else { renderSummary(); drawEditorFloor(); }
@@ -704,7 +705,15 @@
 
   // ------------------------------------------------------------------ loading a configuration
 
+  /* true when there are no unsaved edits, or the planner agrees to drop them */
+  function mayDiscardEdits() {
+    return !S.dirty || window.confirm(I18n.lang === "en"
+      ? "The current plan has edits that are not saved as a scenario. Load another and lose them?"
+      : "当前方案有未保存的修改，载入其他方案将丢失这些修改。确定继续吗？");
+  }
+
   function useConfig(config, growth, sourceName) {
+    S.dirty = false;
     S.config = config || {};
     delete S.config.storage;
     delete S.config.auth;
@@ -1069,6 +1078,7 @@
     if (!name) { scenarioMessage("⚠ " + both("请填写方案名称", "Give the scenario a name"), "error"); return; }
     api("PUT", "/scenarios/" + encodeURIComponent(name), { config: S.config, growth: S.growth, notes: "" }).then(function (r) {
       if (r.ok) {
+        S.dirty = false;
         scenarioMessage("✓ " + both("方案「" + name + "」已保存", "Scenario “" + name + "” saved"), "info");
         S.sourceName = name;
         $("source").innerHTML = both("当前：" + name, "Editing: " + name);
@@ -1089,6 +1099,7 @@
     var name = b.closest("tr").getAttribute("data-name"), what = b.getAttribute("data-sc-act");
     var path = "/scenarios/" + encodeURIComponent(name);
     if (what === "load") {
+      if (!mayDiscardEdits()) return;
       api("GET", path).then(function (r) {
         if (!r.ok) { var e = HallqFeed.errorText(r); scenarioMessage("⚠ " + both(e.zh, e.en), "error"); return; }
         $("scenario-name").value = name;
@@ -1200,7 +1211,12 @@
     editor.addEventListener("input", onEditorInput);
     editor.addEventListener("change", onEditorInput);
     editor.addEventListener("click", onEditorClick);
-    $("load-template").addEventListener("click", function () { if ($("template").value) loadTemplate($("template").value); });
+    $("load-template").addEventListener("click", function () {
+      if ($("template").value && mayDiscardEdits()) loadTemplate($("template").value);
+    });
+    window.addEventListener("beforeunload", function (ev) {
+      if (S.dirty) { ev.preventDefault(); ev.returnValue = ""; }  // the browser asks before leaving
+    });
     $("run").addEventListener("click", startRun);
     $("cancel").addEventListener("click", function () { if (S.activeRun) cancelRun(S.activeRun); });
     $("runs").addEventListener("click", onRunsClick);

@@ -228,7 +228,16 @@ def test_scenarios_are_saved_downloaded_and_compared_side_by_side(page: Page, se
     screenshot(page, "plan-compare")
     keep_for_docs("plan-compare")
 
-    # load the first one back, then delete it
+    # an unsaved edit is not lost by a stray click: loading asks first
+    page.locator("#classes tr.kind-comprehensive [data-act=win-plus]").first.click()
+    expect(page.locator("#summary")).to_have_attribute("data-comprehensive", str(before + 2))
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.locator('#scenarios tr[data-name="现状 as is"] [data-sc-act=load]').click()
+    expect(page.locator("#summary")).to_have_attribute("data-comprehensive", str(before + 2))
+    assert asked and "未保存" in asked[0]
+    # load the first one back (dropping the edit), then delete it
+    page.once("dialog", lambda d: d.accept())
     page.locator('#scenarios tr[data-name="现状 as is"] [data-sc-act=load]').click()
     expect(page.locator("#summary")).to_have_attribute("data-comprehensive", str(before))
     page.locator('#scenarios tr[data-name="现状 as is"] [data-sc-act=delete]').click()
