@@ -23,7 +23,7 @@ from .config import Hall
 from .estimate import category_wait
 from .hall import HallService
 from .model import Event, HallState
-from .views import event_zone, hall_snapshot, public_event, ticket_status
+from .views import event_zone, hall_snapshot, public_event, ticket_status, tickets_left
 
 QUEUE_SIZE = 256
 HEARTBEAT_SECONDS = 15.0
@@ -34,14 +34,18 @@ def dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
 
 
-def queues(hall: Hall, state: HallState, zone: str | None = None, only: set[str] | None = None) -> list[dict]:
-    """Waiting count and estimated wait per category (what boards and consoles keep showing)."""
+def queues(
+    hall: Hall, state: HallState, now: float, zone: str | None = None, only: set[str] | None = None
+) -> list[dict]:
+    """Per category: waiting count, estimated wait and today's tickets left (what boards, kiosks and consoles
+    keep showing)."""
     rows = []
     for cat in hall.categories:
         if (zone and cat.zone != zone) or (only is not None and cat.id not in only):
             continue
         waiting, minutes = category_wait(hall, state, cat.id)
-        rows.append({"category": cat.id, "waiting": waiting, "estimated_wait_minutes": minutes})
+        left = tickets_left(hall, state, cat.id, now)
+        rows.append({"category": cat.id, "waiting": waiting, "estimated_wait_minutes": minutes, "tickets_left": left})
     return rows
 
 
@@ -80,7 +84,8 @@ class HallFeed(_Base):
         pub = public_event(self.hall, event)
         if pub is None or (self.zone and self.zone not in event_zone(self.hall, event)):
             return None
-        return {"type": "event", "seq": event.seq, "event": pub, "queues": queues(self.hall, self.state, self.zone)}
+        rows = queues(self.hall, self.state, self.service.clock.now(), self.zone)
+        return {"type": "event", "seq": event.seq, "event": pub, "queues": rows}
 
     def snapshot(self) -> dict[str, Any]:
         snap = hall_snapshot(self.hall, self.state, self.now(), zone=self.zone)
@@ -166,7 +171,7 @@ class ConsoleFeed(_Base):
             "type": "event",
             "seq": event.seq,
             "event": event.as_dict(),
-            "queues": queues(self.hall, self.state, only=cats),
+            "queues": queues(self.hall, self.state, self.service.clock.now(), only=cats),
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -176,7 +181,7 @@ class ConsoleFeed(_Base):
             "type": "snapshot",
             "seq": self.state.seq,
             "window": window,
-            "queues": queues(self.hall, self.state, only=self._categories()),
+            "queues": queues(self.hall, self.state, self.service.clock.now(), only=self._categories()),
         }
 
 
@@ -186,7 +191,8 @@ class ManagerFeed(_Base):
     key = "manager"
 
     def render(self, event: Event) -> dict[str, Any] | None:
-        return {"type": "event", "seq": event.seq, "event": event.as_dict(), "queues": queues(self.hall, self.state)}
+        rows = queues(self.hall, self.state, self.service.clock.now())
+        return {"type": "event", "seq": event.seq, "event": event.as_dict(), "queues": rows}
 
     def snapshot(self) -> dict[str, Any]:
         snap = hall_snapshot(self.hall, self.state, self.now(), manager=True)

@@ -125,8 +125,9 @@ def hall_snapshot(hall: Hall, state: HallState, now: float, manager: bool = Fals
             "estimated_wait_minutes": minutes,
             "target_wait_minutes": cat.target_wait_minutes,
             "longest_wait_minutes": round(max(waits) / 60, 1) if waits else 0,
-            "issued_today": state.issued_today.get(cat.id, 0) if state.day == _today(hall, now) else 0,
+            "issued_today": issued_today(hall, state, cat.id, now),
             "daily_cap": cat.daily_cap,
+            "tickets_left": tickets_left(hall, state, cat.id, now),
         }
         categories.append(row)
     windows = []
@@ -187,6 +188,16 @@ def hall_snapshot(hall: Hall, state: HallState, now: float, manager: bool = Fals
 
 def _today(hall: Hall, now: float) -> str:
     return datetime.fromtimestamp(now, hall.tz).date().isoformat()
+
+
+def issued_today(hall: Hall, state: HallState, category: str, now: float) -> int:
+    return state.issued_today.get(category, 0) if state.day == _today(hall, now) else 0
+
+
+def tickets_left(hall: Hall, state: HallState, category: str, now: float) -> int | None:
+    """Tickets the category can still give today (None: no daily cap)."""
+    cap = hall.category(category).daily_cap
+    return None if cap is None else max(0, cap - issued_today(hall, state, category, now))
 
 
 def _clerk_name(hall: Hall, clerk: str) -> str:

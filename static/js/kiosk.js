@@ -17,12 +17,19 @@
     window.scrollTo(0, 0);
   }
 
+  var FEW_LEFT = 10;  // from this many tickets left today, the button says how many
+
+  function isFull(cat) { var q = queues[cat.id]; return !!q && q.tickets_left === 0; }
+
   function waitText(cat) {
     var q = queues[cat.id];
     if (!q) return "";
+    if (q.tickets_left === 0) return '<span class="wait full">' + I18n.both("今日号源已满", "No tickets left today") + "</span>";
+    var left = q.tickets_left != null && q.tickets_left <= FEW_LEFT
+      ? " · " + I18n.both("今日余" + q.tickets_left + "号", q.tickets_left + " left today") : "";
     var est = q.estimated_wait_minutes == null ? I18n.both("暂无开放窗口", "no window open")
       : I18n.both("约" + q.estimated_wait_minutes + "分钟", "~" + q.estimated_wait_minutes + " min");
-    return '<span class="wait">' + I18n.both("等候" + q.waiting + "人", q.waiting + " waiting") + " · " + est + "</span>";
+    return '<span class="wait">' + I18n.both("等候" + q.waiting + "人", q.waiting + " waiting") + " · " + est + left + "</span>";
   }
 
   function renderZones() {
@@ -33,7 +40,8 @@
 
   function renderCategories() {
     $("categories").innerHTML = hall.categories.filter(function (c) { return c.zone === chosen.zone; }).map(function (c) {
-      return '<button class="choice" data-category="' + c.id + '"><span class="prefix">' + c.prefix + "</span>" +
+      var full = isFull(c);
+      return '<button class="choice' + (full ? " full" : "") + '" data-category="' + c.id + '"><span class="prefix">' + c.prefix + "</span>" +
         '<span class="name">' + I18n.both(c.name, c.name_en) + "</span>" + waitText(c) + "</button>";
     }).join("");
   }
@@ -129,7 +137,12 @@
       var el = ev.target.closest("button");
       if (!el) return;
       if (el.dataset.zone) { chosen.zone = el.dataset.zone; renderCategories(); show("category"); }
-      else if (el.dataset.category) {
+      else if (el.dataset.category && isFull(category(el.dataset.category))) {
+        var c = category(el.dataset.category);  // the server would refuse: say so at once, in its words
+        showError({ body: { error: { code: "daily_cap_reached",
+          message: c.name + "今日号源已满（" + c.daily_cap + "个），请改日办理或网上办理 (" + (c.name_en || c.name) +
+            ": no tickets left today)" } } });
+      } else if (el.dataset.category) {
         chosen.category = el.dataset.category; chosen.group = null; key = HallqFeed.newKey(); renderConfirm(); show("confirm");
       } else if (el.dataset.group !== undefined) { chosen.group = el.dataset.group || null; renderConfirm(); }
       else if (el.dataset.back) show(el.dataset.back);

@@ -43,14 +43,21 @@ def test_a_category_whose_tickets_are_gone_says_so(page: Page, server_factory, t
     for cat in raw["categories"]:
         if cat["id"] == "real-estate":
             cat["daily_cap"] = 1
+        if cat["id"] == "social-insurance":
+            cat["daily_cap"] = 5
     path = tmp_path / "cap" / "hall.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
     server = server_factory(config=path)
     tokens = tokens_for(server)
     take(server, tokens, "real-estate")
+    take(server, tokens, "social-insurance")
     page.goto(f"{server.base}/kiosk?hall=demo&token={tokens.kiosk}")
-    choose(page, "zone-c", "real-estate")
-    page.click("#take")
+    page.click("[data-zone=zone-c]")
+    # the buttons say it before anyone taps: gone, or how few are left
+    expect(page.locator("[data-category=real-estate]")).to_contain_text("今日号源已满")
+    expect(page.locator("[data-category=social-insurance]")).to_contain_text("今日余4号")
+    # a tap on a category whose tickets are gone gives the message at once, in the server's words
+    page.click("[data-category=real-estate]")
     expect(page.locator("#kiosk-error-text")).to_have_attribute("data-code", "daily_cap_reached")
     expect(page.locator("#kiosk-error-text .zh")).to_have_text("不动产登记今日号源已满（1个），请改日办理或网上办理")
     screenshot(page, "kiosk-cap-reached")
