@@ -4,8 +4,10 @@ Declared in :data:`ROUTES_SCHEDULER` and appended to :data:`queue_server.api.ROU
 (like :mod:`queue_server.api_citizen`), so one declaration gives the handler and its
 OpenAPI entry. The solvers are CPU work: the roster (CP-SAT, seconds to minutes) and
 the rebalancing decision run in a thread (``asyncio.to_thread``) so the hall's event
-loop keeps calling numbers meanwhile. One roster run at a time per hall; the last
-result is kept in memory (per server process) for the roster page.
+loop keeps calling numbers meanwhile. One roster run at a time per hall (a lease in the
+store, so it holds across workers and machines); the last result is kept in the store
+(a file beside the journal, or a Redis key), so every worker's roster page shows it and
+a restart keeps it.
 
 Applying a recommendation is the core command :class:`~queue_server.commands.MoveClerk`
 through ``HallService.execute``, so it produces a ``clerk.moved`` event like any move.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from datetime import date
 from typing import Any
 
@@ -37,6 +40,7 @@ HALL = API + "/halls/<hall:str>"
 MANAGER = ("manager",)
 MAX_REASONS = 8  # unmet requirements named in an error; the CLI lists them all
 ROSTER_WORKERS = 2  # CP-SAT search workers: the server shares its cores with the hall
+LEASE_MARGIN_SECONDS = 60  # a roster run's lease outlasts its solver time limit by this much
 
 
 class RosterBody(_Body):
@@ -55,14 +59,6 @@ def _parse_day(value: str, name: str) -> date:
     except ValueError:
         message = f"{name}: 日期格式应为 YYYY-MM-DD (a date YYYY-MM-DD, got {value!r})"
         raise ApiError(422, "invalid", message, name) from None
-
-
-def _ctx(request: Request, name: str, default: Any) -> Any:
-    """Per-process state kept on ``app.ctx`` (created on first use)."""
-    ctx = request.app.ctx
-    if not hasattr(ctx, name):
-        setattr(ctx, name, default)
-    return getattr(ctx, name)
 
 
 def _manager(request: Request, hall: str) -> Any:
@@ -112,11 +108,10 @@ async def run_roster(request: Request, hall: str) -> HTTPResponse:
     week = _parse_day(body.week, "week")
     if week.weekday() != 0:
         raise ApiError(422, "invalid", f"week: {week} 不是星期一，请给出一周的周一 (not a Monday)", "week")
-    running: set[str] = _ctx(request, "roster_running", set())
-    if hall in running:
+    # one run per hall across every worker and machine (the store's lease; it lapses if this process dies)
+    if not await service.store.try_lease(hall, "roster", body.time_limit_seconds + LEASE_MARGIN_SECONDS):
         message = "该大厅正在排班，请等待本次排班完成后再试 (a roster run is already in progress)"
         raise ApiError(409, "roster_running", message)
-    running.add(hall)
     try:
         opts = RosterOptions(time_limit=body.time_limit_seconds, workers=ROSTER_WORKERS)
         try:
@@ -129,7 +124,7 @@ async def run_roster(request: Request, hall: str) -> HTTPResponse:
             message = "无法排班 (no roster meets the requirements): " + "；".join(reasons)
             raise ApiError(422, "roster_infeasible", message) from None
     finally:
-        running.discard(hall)
+        await service.store.release_lease(hall, "roster")
     h: Hall = service.hall
     result = summary(roster) | {
         "days": [d.isoformat() for d in roster.days],
@@ -137,16 +132,17 @@ async def run_roster(request: Request, hall: str) -> HTTPResponse:
         "grid": roster_grid(h, roster),
         "assignments": len(roster.assignments),
     }
-    _ctx(request, "rosters", {})[hall] = result
+    # kept in the store: every worker shows the same roster, and a restart keeps it
+    await service.store.put_document(hall, "roster", json.dumps(result, ensure_ascii=False))
     return json_response(result)
 
 
 async def get_roster(request: Request, hall: str) -> HTTPResponse:
-    _manager(request, hall)
-    result = _ctx(request, "rosters", {}).get(hall)
-    if result is None:
+    service = _manager(request, hall)
+    text = await service.store.get_document(hall, "roster")
+    if text is None:
         raise ApiError(404, "no_roster", "尚未排班，请先提交排班 (no roster has been run yet)")
-    return json_response(result)
+    return json_response(json.loads(text))
 
 
 # ------------------------------------------------------------------ rebalancing

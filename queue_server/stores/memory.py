@@ -104,6 +104,8 @@ class MemoryStore:
 
     def __init__(self, data_dir: str | Path | None = None, fsync: str = "everysec") -> None:
         self._dir = Path(data_dir) if data_dir is not None else None
+        self._documents: dict[tuple[str, str], str] = {}
+        self._leases: dict[tuple[str, str], float] = {}
         self._fsync = fsync
         self._halls: dict[str, _HallLog] = {}
         self._mutex = threading.Lock()  # guards file writes against the fsync thread
@@ -287,6 +289,32 @@ class MemoryStore:
         if entry is None or time.time() - entry[1] > IDEMPOTENCY_TTL_SECONDS:
             return None
         return entry[0]
+
+    async def put_document(self, hall: str, name: str, text: str) -> None:
+        self._documents[(hall, name)] = text
+        if self._dir is not None:  # beside the journal, written whole or not at all
+            self._dir.mkdir(parents=True, exist_ok=True)
+            path = self._dir / f"{hall}.{name}.json"
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+
+    async def get_document(self, hall: str, name: str) -> str | None:
+        if (hall, name) not in self._documents and self._dir is not None:
+            path = self._dir / f"{hall}.{name}.json"
+            if path.exists():
+                self._documents[(hall, name)] = path.read_text(encoding="utf-8")
+        return self._documents.get((hall, name))
+
+    async def try_lease(self, hall: str, name: str, seconds: float) -> bool:
+        now = time.monotonic()  # one process holds the journal: its memory is the only holder
+        if self._leases.get((hall, name), 0.0) > now:
+            return False
+        self._leases[(hall, name)] = now + seconds
+        return True
+
+    async def release_lease(self, hall: str, name: str) -> None:
+        self._leases.pop((hall, name), None)
 
     async def ping(self) -> None:
         return None

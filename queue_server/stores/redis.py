@@ -314,6 +314,33 @@ class RedisStore:
             raise _unavailable(exc) from exc
         return IdempotencyRecord(**json.loads(value)) if value else None
 
+    async def put_document(self, hall: str, name: str, text: str) -> None:
+        try:
+            await self.redis.set(f"hallq:{{{hall}}}:doc:{name}", text.encode())
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def get_document(self, hall: str, name: str) -> str | None:
+        try:
+            value = await self.redis.get(f"hallq:{{{hall}}}:doc:{name}")
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    async def try_lease(self, hall: str, name: str, seconds: float) -> bool:
+        try:  # one holder among every worker and machine; it expires if its holder dies
+            return bool(await self.redis.set(f"hallq:{{{hall}}}:lease:{name}", b"1", nx=True, px=int(seconds * 1000)))
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def release_lease(self, hall: str, name: str) -> None:
+        try:
+            await self.redis.delete(f"hallq:{{{hall}}}:lease:{name}")
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
     async def ping(self) -> None:
         try:
             await self.redis.ping()

@@ -360,3 +360,50 @@ def test_keys_are_kept_by_the_wall_clock_whatever_the_halls_clock_says(backend: 
             await store.close()
 
     run(scenario)
+
+
+# ------------------------------------------------------------------ documents and leases
+
+
+def test_documents_are_kept_per_hall_and_survive_a_restart(backend: Backend) -> None:
+    roster = '{"week": "2026-11-23", "名单": ["张伟"]}'
+
+    async def first() -> None:
+        store = backend.open()
+        try:
+            assert await store.get_document("tiny", "roster") is None
+            await store.put_document("tiny", "roster", '{"old": true}')
+            await store.put_document("tiny", "roster", roster)  # the last one counts
+            assert await store.get_document("tiny", "roster") == roster
+            assert await store.get_document("east", "roster") is None
+        finally:
+            await store.close()
+
+    run(first)
+    backend.restart()
+
+    async def second() -> None:
+        store = backend.open()  # another process, or the same after a restart
+        try:
+            assert await store.get_document("tiny", "roster") == roster
+        finally:
+            await store.close()
+
+    run(second)
+
+
+def test_a_lease_has_one_holder_until_released_or_lapsed(backend: Backend) -> None:
+    async def scenario() -> None:
+        store = backend.open()
+        try:
+            assert await store.try_lease("tiny", "roster", 30)
+            assert not await store.try_lease("tiny", "roster", 30)  # the second asker is refused
+            assert await store.try_lease("east", "roster", 30)  # halls do not share leases
+            await store.release_lease("tiny", "roster")
+            assert await store.try_lease("tiny", "roster", 0.2)
+            await asyncio.sleep(0.3)  # a holder that died without releasing: the lease lapses
+            assert await store.try_lease("tiny", "roster", 30)
+        finally:
+            await store.close()
+
+    run(scenario)

@@ -42,12 +42,14 @@ def test_clerks_may_not_use_the_scheduling_api(server: Server, tokens: Tokens) -
     assert server.get(f"{HALL}/staffing?date={MONDAY}").status == 401
 
 
-def office_hours_server(server_factory: Any, directory: Path) -> tuple[Server, Tokens]:
+def office_hours_server(
+    server_factory: Any, directory: Path, redis: str | None = None, workers: int = 1
+) -> tuple[Server, Tokens]:
     """The example hall with its real opening hours and demand (a roster needs a working day)."""
     raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     directory.mkdir()
     config = write_test_config(directory, hours=raw["hours"], demand=raw.get("demand"))
-    srv: Server = server_factory(config=config)
+    srv: Server = server_factory(config=config, redis=redis, workers=workers)
     return srv, Tokens(Authority(load_config(config), SECRET.encode()), srv)
 
 
@@ -83,6 +85,31 @@ def test_a_roster_run_returns_its_summary_and_a_second_run_meanwhile_is_refused(
     assert any(row["days"] for row in run.body["grid"])
     kept = server.get(f"{HALL}/roster", token=admin)
     assert kept.status == 200 and kept.body == run.body
+    # the roster is kept beside the journal: a restarted server still shows it
+    server.stop()
+    server.start()
+    assert server.get(f"{HALL}/roster", token=tokens.login("admin")).body == run.body
+
+
+def test_every_worker_on_redis_shows_the_same_roster_and_runs_one_at_a_time(
+    server_factory: Any, tmp_path: Path, redis_url: str
+) -> None:
+    server, tokens = office_hours_server(server_factory, tmp_path / "office", redis=redis_url, workers=2)
+    admin = _manager(tokens)
+    results: list[Any] = []
+
+    def run_roster() -> None:  # each request on its own connection: the two land on either worker
+        results.append(server.post(f"{HALL}/roster", {"week": MONDAY, "time_limit_seconds": 3}, token=admin))
+
+    runners = [threading.Thread(target=run_roster) for _ in range(3)]
+    for t in runners:
+        t.start()
+    for t in runners:
+        t.join()
+    assert sorted(r.status for r in results) == [200, 409, 409], [r.body for r in results]
+    run = next(r for r in results if r.status == 200)
+    shown = [server.get(f"{HALL}/roster", token=admin) for _ in range(8)]
+    assert all(r.status == 200 and r.body == run.body for r in shown)
 
 
 def rebalancing_server(server_factory: Any, directory: Path) -> tuple[Server, Tokens]:
