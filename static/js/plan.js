@@ -628,6 +628,7 @@
       var cls = opts.util ? classNameFromLayout(w) : nameOf(classById(w["class"]));
       var tip = t(w.number + "号窗口 · " + cls, "Window " + w.number + " · " + cls) + (util != null ? t(" · 利用率 ", " · utilisation ") + Math.round(util * 100) + "%" : "");
       parts.push('<g class="win kind-' + attr(w.kind) + (opts.editable ? " draggable" : "") + '" data-window="' + w.number + '"' +
+        (opts.editable ? ' tabindex="0" role="button" aria-label="' + attr(tip + t("（方向键移动）", " (arrow keys move it)")) + '"' : "") +
         (util != null ? ' data-util="' + Number(util).toFixed(3) + '"' : "") + ' transform="translate(' + round1(w.x) + " " + round1(w.y) + ')">' +
         '<rect x="' + (-WIN_W / 2) + '" y="' + (-WIN_H / 2) + '" width="' + WIN_W + '" height="' + WIN_H + '" rx="0.25" fill="' + fill + '" stroke="' + colour + '" stroke-width="' + (util != null ? 0.35 : 0.1) + '"/>' +
         '<text class="win-label" y="0.4" fill="' + text + '">' + w.number + "</text><title>" + esc(tip) + "</title></g>");
@@ -697,10 +698,27 @@
       S.drag = null;
       try { svg.releasePointerCapture(ev.pointerId); } catch (e) { /* already released */ }
       drawEditorFloor();
-      if (moved) { renderWindows(); placeErrors(); scheduleValidate(); }
+      if (moved) { S.dirty = true; renderWindows(); placeErrors(); scheduleValidate(); }
     }
     svg.addEventListener("pointerup", drop);
     svg.addEventListener("pointercancel", drop);
+    // the keyboard moves a focused window too: arrows by 0.5 m, with Shift by one window (3 m)
+    var STEPS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    svg.addEventListener("keydown", function (ev) {
+      var g = ev.target.closest && ev.target.closest("[data-window]"), step = STEPS[ev.key];
+      if (!g || !step || !S.config) return;
+      var number = g.getAttribute("data-window"), w = windowByNumber(Number(number));
+      if (!w) return;
+      var by = ev.shiftKey ? 3 : 0.5;
+      w.x = round1(w.x + step[0] * by);
+      w.y = round1(w.y + step[1] * by);
+      ev.preventDefault();
+      S.dirty = true;
+      drawEditorFloor();
+      var again = svg.querySelector('[data-window="' + number + '"]');
+      if (again) again.focus();  // the drawing was redone: keep the window in hand
+      renderWindows(); placeErrors(); scheduleValidate();
+    });
   }
 
   // ------------------------------------------------------------------ loading a configuration

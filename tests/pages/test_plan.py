@@ -182,6 +182,15 @@ def test_scenarios_are_saved_downloaded_and_compared_side_by_side(page: Page, se
     page.mouse.move(box["x"] + box["width"] / 2 + 40, box["y"] + box["height"] / 2 + 60, steps=5)
     page.mouse.up()
     valid(page)
+    # or with the keyboard: a focused window moves 0.5 m per arrow key, 3 m with Shift
+    other = page.locator("#floor g.win").nth(1)
+    other_number = other.get_attribute("data-window")
+    other.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowDown")
+    expect(page.locator(f'#floor g.win[data-window="{other_number}"]')).to_be_focused()
+    valid(page)
     page.fill("#scenario-name", "现状 as is")
     page.click("#save-scenario")
     expect(page.locator('#scenarios tr[data-name="现状 as is"]')).to_be_visible()
@@ -190,6 +199,9 @@ def test_scenarios_are_saved_downloaded_and_compared_side_by_side(page: Page, se
     moved = next(w for w in saved["windows"] if str(w["number"]) == number)
     original = next(w for w in template["windows"] if str(w["number"]) == number)
     assert moved["y"] > original["y"] and moved["x"] > original["x"]
+    keyed = next(w for w in saved["windows"] if str(w["number"]) == other_number)
+    keyed_before = next(w for w in template["windows"] if str(w["number"]) == other_number)
+    assert (keyed["x"] - keyed_before["x"], keyed["y"] - keyed_before["y"]) == (1.0, 3.0)
 
     # a second scenario with one more comprehensive window
     before = comprehensive_windows(page)
