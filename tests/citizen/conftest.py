@@ -18,6 +18,7 @@ from queue_server.hall import HallService
 from queue_server.privacy import id_check_digit
 from queue_server.stores.memory import MemoryStore
 from tests.conftest import TZ
+from tests.pages.conftest import browser  # noqa: F401 - the one Chromium fixture (Debian's, headless)
 from tests.server.conftest import Server, server_factory, tokens, write_test_config  # noqa: F401 - fixtures
 
 # Short slots so that a slot starting within the next 10 minutes exists at (almost) any

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from queue_server.auth import Authority
 from queue_server.config import load_config
@@ -15,18 +15,6 @@ from tests.conftest import free_port
 from tests.server.conftest import HALL, SECRET, Server, write_test_config
 
 from .conftest import TEST_APPOINTMENTS, id_number
-
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +24,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Aut
     server.start()
     yield server, Authority(load_config(server.config), SECRET.encode())
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
