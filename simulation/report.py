@@ -42,12 +42,8 @@ def _fmt(x: float, pct: bool = False) -> str:
     return f"{100 * x:.1f}%" if pct else f"{x:.2f}"
 
 
-def _is_share(name: str) -> bool:
-    return is_share(name)
-
-
 def fmt_estimate(e: Estimate, name: str) -> str:
-    pct = _is_share(name)
+    pct = is_share(name)
     if e.n < 2 or math.isnan(e.low):
         return _fmt(e.mean, pct)
     return f"{_fmt(e.mean, pct)} [{_fmt(e.low, pct)}, {_fmt(e.high, pct)}]"
