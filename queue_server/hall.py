@@ -180,11 +180,11 @@ class HallService:
         fingerprint = cmd.fingerprint()
         async with self._lock:
             for attempt in range(MAX_CONFLICT_RETRIES):
+                now = self.clock.now()
                 if idempotency_key is not None:
-                    prior = await self.store.idempotency(self.hall.id, idempotency_key)
+                    prior = await self.store.idempotency(self.hall.id, idempotency_key, now)
                     if prior is not None:
                         return self._replay(prior, fingerprint)
-                now = self.clock.now()
                 try:
                     decision = decide(self.hall, self.state, cmd, now)
                 except CommandRejected:
@@ -203,7 +203,7 @@ class HallService:
                     data=decision.data,
                 )
                 result = decision.result | {"seq": event.seq, "event": event.type}
-                record = IdempotencyRecord(fingerprint, result, event.seq) if idempotency_key else None
+                record = IdempotencyRecord(fingerprint, result, event.seq, now) if idempotency_key else None
                 outcome = await self.store.append(event, idempotency_key, record)
                 if outcome.status == "ok":
                     self._apply(event)
@@ -285,10 +285,10 @@ class HallService:
         so asking again is safe), so that one connection that broke with a Redis restart does not
         refuse a batch the store could serve."""
         try:
-            return await self.store.begin(self.hall.id, self._writer, self.state.seq, keys)
+            return await self.store.begin(self.hall.id, self._writer, self.state.seq, keys, self.clock.now())
         except StoreUnavailable:
             await asyncio.sleep(0.05)
-            return await self.store.begin(self.hall.id, self._writer, self.state.seq, keys)
+            return await self.store.begin(self.hall.id, self._writer, self.state.seq, keys, self.clock.now())
 
     async def _decide_and_commit(self, batch: list[_Pending], turn: Turn | None) -> list[_Pending]:
         """With the hall's ``turn`` (or without, for a lone command): decide ``batch`` in order and
@@ -349,7 +349,7 @@ class HallService:
             )
             result = decision.result | {"seq": event.seq, "event": event.type}
             if pending.key is not None:
-                keyed.append((pending.key, IdempotencyRecord(pending.fingerprint, result, event.seq)))
+                keyed.append((pending.key, IdempotencyRecord(pending.fingerprint, result, event.seq, now)))
             if state is not self.state:
                 apply_event(state, event)  # the next decision sees this one
             events.append(event)
@@ -382,7 +382,8 @@ class HallService:
                 pending.settle(error=error)
                 continue
             try:
-                pending.settle(self._replay(IdempotencyRecord(original.fingerprint, answer, 0), pending.fingerprint))
+                twin = IdempotencyRecord(original.fingerprint, answer, 0, self.clock.now())
+                pending.settle(self._replay(twin, pending.fingerprint))
             except CommandRejected as exc:
                 pending.settle(error=exc)
         for event in events:

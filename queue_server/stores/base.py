@@ -18,21 +18,40 @@ is never what makes a commit safe — the compare-and-set is.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from ..model import Event
 
+# How long a keyed command's first answer is given back to a retry. Measured on the *hall's*
+# clock (the injected :class:`~queue_server.clock.Clock` of the HallService that executes the
+# command, i.e. the clock that stamps the events), never on the machine's clock read inside a
+# store: a hall whose clock differs from the machine's (a test's manual clock, a replayed day,
+# a simulation) must see a record expire exactly when its own clock says 24 h have passed.
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
-    """What a keyed command answered the first time, and which request it was."""
+    """What a keyed command answered the first time, which request it was, and when (``at``, the
+    hall-clock time of that answer, in seconds since the epoch: its age is measured from there)."""
 
     fingerprint: str
     result: dict[str, Any]
     seq: int
+    at: float
+
+    def live_at(self, now: float) -> bool:
+        """True while the record still answers a retry at hall-clock time ``now``."""
+        return now - self.at <= IDEMPOTENCY_TTL_SECONDS
+
+    @classmethod
+    def from_json(cls, raw: str | bytes, now: float) -> IdempotencyRecord:
+        """A record as a store keeps it (JSON); one written before records carried ``at`` counts as new."""
+        data = json.loads(raw)
+        data.setdefault("at", now)
+        return cls(**data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +85,10 @@ class Store(Protocol):
     shared: bool
 
     async def append(self, event: Event, key: str | None, record: IdempotencyRecord | None) -> AppendOutcome:
-        """Append ``event`` if ``event.seq`` follows the hall's last seq and ``key`` is unused."""
+        """Append ``event`` if ``event.seq`` follows the hall's last seq and ``key`` is unused.
+
+        A key is *used* while its record is live at ``record.at`` (the new command's hall time):
+        an expired record is replaced."""
         ...
 
     async def read(self, hall: str, after: int, limit: int | None = None) -> list[Event]:
@@ -75,7 +97,9 @@ class Store(Protocol):
 
     async def last_seq(self, hall: str) -> int: ...
 
-    async def idempotency(self, hall: str, key: str) -> IdempotencyRecord | None: ...
+    async def idempotency(self, hall: str, key: str, now: float) -> IdempotencyRecord | None:
+        """The record of ``key`` if it is live at hall-clock time ``now``, else None."""
+        ...
 
     # Documents: a hall's derived results kept beside its log (e.g. the last weekly roster), so every
     # worker serving the hall sees the same one and a restart keeps it. Not events: never replayed.
@@ -89,8 +113,9 @@ class Store(Protocol):
 
     async def release_lease(self, hall: str, name: str) -> None: ...
 
-    async def begin(self, hall: str, writer: str, after: int, keys: list[str]) -> Turn:
-        """Take the hall's turn for ``writer`` (or learn that it is busy); see :class:`Turn`."""
+    async def begin(self, hall: str, writer: str, after: int, keys: list[str], now: float) -> Turn:
+        """Take the hall's turn for ``writer`` (or learn that it is busy); see :class:`Turn`. The
+        records returned are those of ``keys`` live at hall-clock time ``now``."""
         ...
 
     async def commit(
@@ -107,8 +132,9 @@ class Store(Protocol):
         ``keyed`` is used — all or nothing — and hand the turn on (if ``writer`` has it).
 
         ``conflict``: someone appended since ``after``; ``duplicate``: a key is already used
-        (``record`` is its record); ``busy`` (only with ``unless_busy``, for a writer that did
-        not take the turn): another writer has the turn, nothing was checked or stored. An
+        (``record`` is its record, live at the new record's ``at``); ``busy`` (only with
+        ``unless_busy``, for a writer that did not take the turn): another writer has the turn,
+        nothing was checked or stored. An
         empty ``events`` only checks ``after`` (a refusal is then known to be decided on the
         current state).
         """

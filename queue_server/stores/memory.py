@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from ..errors import HallqError
 from ..model import Event
-from .base import IDEMPOTENCY_TTL_SECONDS, AppendOutcome, IdempotencyRecord, Turn
+from .base import AppendOutcome, IdempotencyRecord, Turn
 
 
 class JournalLocked(HallqError):
@@ -48,7 +48,7 @@ class _HallLog:
         self.recent: deque[Event] = deque(maxlen=RECENT_EVENTS if path is not None else None)
         self.offsets = array("q")  # byte offset of event seq n's line at index n - 1
         self.size = 0  # bytes of good journal
-        self.idem: dict[str, tuple[IdempotencyRecord, float]] = {}
+        self.idem: dict[str, IdempotencyRecord] = {}
         self.file: IO[bytes] | None = None
 
     def add(self, event: Event, line_bytes: int) -> None:
@@ -57,8 +57,14 @@ class _HallLog:
         self.size += line_bytes
         self.last_seq = event.seq
 
+    def live_record(self, key: str, now: float) -> IdempotencyRecord | None:
+        """The record of ``key`` if it still answers at hall-clock time ``now``."""
+        record = self.idem.get(key)
+        return record if record is not None and record.live_at(now) else None
+
     def forget_old_keys(self, now: float) -> None:
-        for key in [k for k, (_, at) in self.idem.items() if now - at > IDEMPOTENCY_TTL_SECONDS]:
+        """Drop the records expired at hall-clock time ``now`` (memory only: a lookup checks age itself)."""
+        for key in [k for k, record in self.idem.items() if not record.live_at(now)]:
             del self.idem[key]
 
 
@@ -143,12 +149,18 @@ class MemoryStore:
                 "(use --redis for several workers)"
             ) from None
         f.seek(0)
-        now = time.time()
+        # Records are aged on the hall's clock as the journal recorded it (each event's ``at``),
+        # never on this machine's clock: the last event's time bounds what is kept in memory, and
+        # each lookup checks a record's age against the caller's hall-clock ``now``.
         try:
             for line, event, size in journal_entries(f, path):
                 log.add(event, size)
-                if line.get("k") and now - event.at < IDEMPOTENCY_TTL_SECONDS:
-                    log.idem[line["k"]] = (IdempotencyRecord(line["f"], line["r"], event.seq), event.at)
+                if line.get("k"):
+                    log.idem[line["k"]] = IdempotencyRecord(line["f"], line["r"], event.seq, event.at)
+                    if len(log.idem) % 1000 == 0:
+                        log.forget_old_keys(event.at)
+            if log.recent:
+                log.forget_old_keys(log.recent[-1].at)
         except HallqError:
             f.close()
             raise
@@ -177,8 +189,9 @@ class MemoryStore:
 
     async def append(self, event: Event, key: str | None, record: IdempotencyRecord | None) -> AppendOutcome:
         log = self._log(event.hall)
-        if key is not None and key in log.idem:
-            return AppendOutcome("duplicate", log.last_seq, log.idem[key][0])
+        prior = log.live_record(key, record.at if record is not None else event.at) if key is not None else None
+        if prior is not None:
+            return AppendOutcome("duplicate", log.last_seq, prior)
         keyed = [(key, record)] if key is not None and record is not None else []
         return self._append_run(event.hall, event.seq - 1, [event], keyed)
 
@@ -192,9 +205,10 @@ class MemoryStore:
         back to its last whole line at the next start.
         """
         log = self._log(hall)
-        for key, _ in keyed:
-            if key in log.idem:
-                return AppendOutcome("duplicate", log.last_seq, log.idem[key][0])
+        for key, record in keyed:
+            prior = log.live_record(key, record.at)
+            if prior is not None:
+                return AppendOutcome("duplicate", log.last_seq, prior)
         if after != log.last_seq:
             return AppendOutcome("conflict", log.last_seq)
         if [e.seq for e in events] != list(range(after + 1, after + 1 + len(events))):
@@ -221,17 +235,17 @@ class MemoryStore:
         for event, size in zip(events, sizes, strict=True):
             log.add(event, size)
             if event.seq in records:
-                log.idem[records[event.seq][0]] = (records[event.seq][1], event.at)
+                log.idem[records[event.seq][0]] = records[event.seq][1]
                 if len(log.idem) % 1000 == 0:
                     log.forget_old_keys(event.at)
         return AppendOutcome("ok", log.last_seq)
 
-    async def begin(self, hall: str, writer: str, after: int, keys: list[str]) -> Turn:
+    async def begin(self, hall: str, writer: str, after: int, keys: list[str], now: float) -> Turn:
         """One process: the turn is always free."""
         log = self._log(hall)
         records = {}
         for key in keys:
-            record = await self.idempotency(hall, key)
+            record = log.live_record(key, now)
             if record is not None:
                 records[key] = record
         return Turn(False, log.last_seq, tuple(await self.read(hall, after, 1000)), records)
@@ -284,11 +298,8 @@ class MemoryStore:
     async def last_seq(self, hall: str) -> int:
         return self._log(hall).last_seq
 
-    async def idempotency(self, hall: str, key: str) -> IdempotencyRecord | None:
-        entry = self._log(hall).idem.get(key)
-        if entry is None or time.time() - entry[1] > IDEMPOTENCY_TTL_SECONDS:
-            return None
-        return entry[0]
+    async def idempotency(self, hall: str, key: str, now: float) -> IdempotencyRecord | None:
+        return self._log(hall).live_record(key, now)
 
     async def put_document(self, hall: str, name: str, text: str) -> None:
         self._documents[(hall, name)] = text
@@ -307,7 +318,9 @@ class MemoryStore:
         return self._documents.get((hall, name))
 
     async def try_lease(self, hall: str, name: str, seconds: float) -> bool:
-        now = time.monotonic()  # one process holds the journal: its memory is the only holder
+        # A lease times a job of this process (a roster run), not the hall's data: elapsed real
+        # time, on the monotonic clock. One process holds the journal: its memory is the only holder.
+        now = time.monotonic()
         if self._leases.get((hall, name), 0.0) > now:
             return False
         self._leases[(hall, name)] = now + seconds

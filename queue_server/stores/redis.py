@@ -5,7 +5,11 @@ Per hall (keys share the ``{hall}`` hash tag, so a cluster keeps them together):
 * ``hallq:{hall}:seq`` — the last ``seq``;
 * ``hallq:{hall}:events`` — a Redis Stream whose entry ids are ``<seq>-0``, so
   "events after seq N" is one ``XRANGE`` and every reader sees the same order;
-* ``hallq:{hall}:idem:<key>`` — the first answer to a keyed command, kept 24 h.
+* ``hallq:{hall}:idem:<key>`` — the first answer to a keyed command with its hall-clock
+  time ``at``. Whether it still answers a retry is decided on the hall's clock (the
+  caller's ``now``, passed into every script: 24 h after ``at``); Redis's own ``EX``
+  (twice that, on Redis's clock) only collects the garbage, so a hall clock that differs
+  from Redis's (a test's manual clock) decides exactly as the embedded store does.
 
 * ``hallq:{hall}:writer`` — who has the hall's turn (a lease of
   :data:`TURN_MS` ms), ``hallq:{hall}:waiting`` — writers waiting for it, and
@@ -45,10 +49,11 @@ from .base import IDEMPOTENCY_TTL_SECONDS, AppendOutcome, IdempotencyRecord, Tur
 
 APPEND_SCRIPT = """
 -- KEYS: 1 seq, 2 events stream, 3 idempotency key (a placeholder when the command has none)
--- ARGV: 1 expected last seq, 2 event json, 3 idempotency record json ('' for none), 4 ttl seconds
+-- ARGV: 1 expected last seq, 2 event json, 3 idempotency record json ('' for none), 4 ttl seconds,
+--       5 the hall-clock now (seconds), 6 how long Redis keeps a record (seconds)
 if ARGV[3] ~= '' then
   local prev = redis.call('GET', KEYS[3])
-  if prev then
+  if prev and tonumber(ARGV[5]) - (tonumber(cjson.decode(prev).at) or tonumber(ARGV[5])) <= tonumber(ARGV[4]) then
     return {'duplicate', redis.call('GET', KEYS[1]) or '0', prev}
   end
 end
@@ -60,11 +65,15 @@ local seq = cur + 1
 redis.call('SET', KEYS[1], seq)
 redis.call('XADD', KEYS[2], seq .. '-0', 'e', ARGV[2])
 if ARGV[3] ~= '' then
-  redis.call('SET', KEYS[3], ARGV[3], 'EX', tonumber(ARGV[4]))
+  redis.call('SET', KEYS[3], ARGV[3], 'EX', tonumber(ARGV[6]))
 end
 return {'ok', tostring(seq)}
 """
 
+
+# Redis drops an idempotency record after this long on its own clock: garbage collection only,
+# with room to spare, since whether a record still answers is decided on the hall's clock.
+IDEMPOTENCY_KEEP_SECONDS = 2 * IDEMPOTENCY_TTL_SECONDS
 
 # The hall's turn is a lease: a writer that dies with it (kill -9) holds up the
 # others' commits for at most this long.
@@ -74,7 +83,7 @@ BEGIN_EVENTS = 1000
 
 BEGIN_SCRIPT = """
 -- KEYS: 1 seq, 2 events stream, 3 writer (turn), 4 waiting writers (zset), 5.. idempotency keys
--- ARGV: 1 writer id, 2 turn ms, 3 after seq, 4 max events
+-- ARGV: 1 writer id, 2 turn ms, 3 after seq, 4 max events, 5 the hall-clock now (s), 6 idempotency ttl (s)
 local holder = redis.call('GET', KEYS[3])
 if holder and holder ~= ARGV[1] then
   local t = redis.call('TIME')
@@ -95,7 +104,11 @@ if tonumber(cur) > tonumber(ARGV[3]) then
 end
 local records = {}
 for i = 5, #KEYS do
-  records[i - 4] = redis.call('GET', KEYS[i]) or ''
+  local rec = redis.call('GET', KEYS[i])
+  if rec and tonumber(ARGV[5]) - (tonumber(cjson.decode(rec).at) or tonumber(ARGV[5])) > tonumber(ARGV[6]) then
+    rec = nil  -- expired on the hall's clock
+  end
+  records[i - 4] = rec or ''
 end
 return {'ok', cur, events, records}
 """
@@ -126,24 +139,28 @@ COMMIT_SCRIPT = (
 -- KEYS: 1 seq, 2 events stream, 3 writer (turn), 4 waiting writers, 5.. idempotency keys
 -- ARGV: 1 writer id, 2 turn ms, 3 wake-up key prefix, 4 expected last seq, 5 idempotency ttl s,
 --       6 number of events n, 7 '1': only if no other writer has the turn,
---       8 .. 7+n event json, then one idempotency record json per key
+--       8 .. 7+n event json, then one idempotency record json per key, then how long Redis keeps
+--       a record (s). A key is used while its record is live at the new record's hall-clock ``at``.
 if ARGV[7] == '1' then
   local holder = redis.call('GET', KEYS[3])
   if holder and holder ~= ARGV[1] then
     return {'busy', redis.call('GET', KEYS[1]) or '0'}
   end
 end
+local n = tonumber(ARGV[6])
 for i = 5, #KEYS do
   local prev = redis.call('GET', KEYS[i])
   if prev then
-    return {'duplicate', redis.call('GET', KEYS[1]) or '0', prev}
+    local now = tonumber(cjson.decode(ARGV[7 + n + i - 4]).at)
+    if now - (tonumber(cjson.decode(prev).at) or now) <= tonumber(ARGV[5]) then
+      return {'duplicate', redis.call('GET', KEYS[1]) or '0', prev}
+    end
   end
 end
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if cur ~= tonumber(ARGV[4]) then
   return {'conflict', tostring(cur)}
 end
-local n = tonumber(ARGV[6])
 for i = 1, n do
   cur = cur + 1
   redis.call('XADD', KEYS[2], cur .. '-0', 'e', ARGV[7 + i])
@@ -152,7 +169,7 @@ if n > 0 then
   redis.call('SET', KEYS[1], cur)
 end
 for i = 5, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[7 + n + i - 4], 'EX', tonumber(ARGV[5]))
+  redis.call('SET', KEYS[i], ARGV[7 + n + i - 4], 'EX', tonumber(ARGV[#ARGV]))
 end
 """
     + _HAND_ON
@@ -208,31 +225,40 @@ class RedisStore:
         try:
             reply = await self._append(
                 keys=[seq_key, stream, _idem_key(event.hall, key)],
-                args=[event.seq - 1, event.to_json(), rec, IDEMPOTENCY_TTL_SECONDS],
+                args=[
+                    event.seq - 1,
+                    event.to_json(),
+                    rec,
+                    IDEMPOTENCY_TTL_SECONDS,
+                    record.at if record is not None else event.at,
+                    IDEMPOTENCY_KEEP_SECONDS,
+                ],
             )
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise _unavailable(exc) from exc
         status = reply[0].decode()
         last = int(reply[1])
         if status == "duplicate":
-            return AppendOutcome("duplicate", last, IdempotencyRecord(**json.loads(reply[2])))
+            return AppendOutcome("duplicate", last, IdempotencyRecord.from_json(reply[2], event.at))
         if status == "conflict":
             return AppendOutcome("conflict", last)
         return AppendOutcome("ok", last)
 
-    async def begin(self, hall: str, writer: str, after: int, keys: list[str]) -> Turn:
+    async def begin(self, hall: str, writer: str, after: int, keys: list[str], now: float) -> Turn:
         seq_key, stream = _keys(hall)
         turn_key, waiting, _ = _turn_keys(hall)
         try:
             reply: Any = await self._begin(
                 keys=[seq_key, stream, turn_key, waiting, *(_idem_key(hall, k) for k in keys)],
-                args=[writer, TURN_MS, after, BEGIN_EVENTS],
+                args=[writer, TURN_MS, after, BEGIN_EVENTS, now, IDEMPOTENCY_TTL_SECONDS],
             )
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise _unavailable(exc) from exc
         if reply[0] == b"busy":
             return Turn(True, wait=max(int(reply[1]), 1) / 1000)
-        records = {key: IdempotencyRecord(**json.loads(raw)) for key, raw in zip(keys, reply[3], strict=True) if raw}
+        records = {
+            key: IdempotencyRecord.from_json(raw, now) for key, raw in zip(keys, reply[3], strict=True) if raw
+        }
         return Turn(False, int(reply[1]), tuple(Event.from_json(raw) for raw in reply[2]), records)
 
     async def commit(
@@ -250,6 +276,7 @@ class RedisStore:
         args: list[Any] = [writer, TURN_MS, wake, after, IDEMPOTENCY_TTL_SECONDS, len(events), int(unless_busy)]
         args += [e.to_json() for e in events]
         args += [json.dumps(asdict(record), ensure_ascii=False) for _, record in keyed]
+        args.append(IDEMPOTENCY_KEEP_SECONDS)
         try:
             reply = await self._commit(
                 keys=[seq_key, stream, turn_key, waiting, *(_idem_key(hall, key) for key, _ in keyed)], args=args
@@ -259,7 +286,8 @@ class RedisStore:
         status = reply[0].decode()
         last = int(reply[1])
         if status == "duplicate":
-            return AppendOutcome("duplicate", last, IdempotencyRecord(**json.loads(reply[2])))
+            first_at = keyed[0][1].at if keyed else 0.0
+            return AppendOutcome("duplicate", last, IdempotencyRecord.from_json(reply[2], first_at))
         if status in ("conflict", "busy"):
             return AppendOutcome(status, last)
         return AppendOutcome("ok", last)
@@ -307,12 +335,15 @@ class RedisStore:
             raise _unavailable(exc) from exc
         return int(value or 0)
 
-    async def idempotency(self, hall: str, key: str) -> IdempotencyRecord | None:
+    async def idempotency(self, hall: str, key: str, now: float) -> IdempotencyRecord | None:
         try:
             value = await self.redis.get(_idem_key(hall, key))
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise _unavailable(exc) from exc
-        return IdempotencyRecord(**json.loads(value)) if value else None
+        if not value:
+            return None
+        record = IdempotencyRecord.from_json(value, now)
+        return record if record.live_at(now) else None
 
     async def put_document(self, hall: str, name: str, text: str) -> None:
         try:

@@ -316,27 +316,29 @@ def test_commit_appends_a_run_all_or_nothing(redis_url: str, tmp_path: Any) -> N
     def ev(seq: int, note: str = "") -> Event:
         return Event(seq, HALL.id, "2026-11-23T09:00:00.000+08:00", "kiosk:k", "ticket.issued", {"n": seq, "x": note})
 
+    AT = ev(1).at  # the hall's clock, on which records are aged
+
     async def scenario(store: Any) -> None:
         try:
-            turn = await store.begin(HALL.id, "w1", 0, ["k1"])
+            turn = await store.begin(HALL.id, "w1", 0, ["k1"], AT)
             assert not turn.busy and turn.last_seq == 0 and turn.events == () and turn.records == {}
-            rec = IdempotencyRecord("f", {"ticket": "t1"}, 2)
+            rec = IdempotencyRecord("f", {"ticket": "t1"}, 2, AT)
             assert (await store.commit(HALL.id, "w1", 0, [ev(1), ev(2), ev(3)], [("k1", rec)])).status == "ok"
             stale = await store.commit(HALL.id, "w1", 2, [ev(3, "late")], [])
             assert (stale.status, stale.last_seq) == ("conflict", 3)
             dup = await store.commit(
-                HALL.id, "w1", 3, [ev(4), ev(5)], [("k2", IdempotencyRecord("g", {}, 4)), ("k1", rec)]
+                HALL.id, "w1", 3, [ev(4), ev(5)], [("k2", IdempotencyRecord("g", {}, 4, AT)), ("k1", rec)]
             )
             assert (dup.status, dup.record) == ("duplicate", rec)
             assert (await store.commit(HALL.id, "w1", 3, [], [])).status == "ok"  # only checks the seq
             assert [e.seq for e in await store.read(HALL.id, 0)] == [1, 2, 3]
-            assert await store.idempotency(HALL.id, "k2") is None  # nothing of the refused run stayed
-            turn = await store.begin(HALL.id, "w1", 1, ["k1", "k2"])
+            assert await store.idempotency(HALL.id, "k2", AT) is None  # nothing of the refused run stayed
+            turn = await store.begin(HALL.id, "w1", 1, ["k1", "k2"], AT)
             assert turn.last_seq == 3 and [e.seq for e in turn.events] == [2, 3] and turn.records == {"k1": rec}
             await store.commit(HALL.id, "w1", 3, [], [])
             if store.shared:  # the turn: one writer at a time, handed to the one that waited
-                assert not (await store.begin(HALL.id, "w1", 3, [])).busy
-                waiting = await store.begin(HALL.id, "w2", 3, [])
+                assert not (await store.begin(HALL.id, "w1", 3, [], AT)).busy
+                waiting = await store.begin(HALL.id, "w2", 3, [], AT)
                 assert waiting.busy and 0 < waiting.wait <= TURN_MS / 1000
                 t0 = time.monotonic()
                 wake = asyncio.ensure_future(store.wait_turn(HALL.id, "w2", 5.0))
@@ -344,11 +346,11 @@ def test_commit_appends_a_run_all_or_nothing(redis_url: str, tmp_path: Any) -> N
                 assert (await store.commit(HALL.id, "w1", 3, [ev(4)], [])).status == "ok"
                 await wake
                 assert time.monotonic() - t0 < 1.0  # woken by the hand-over, not by the timeout
-                assert (await store.begin(HALL.id, "w1", 4, [])).busy  # w2 has it now
+                assert (await store.begin(HALL.id, "w1", 4, [], AT)).busy  # w2 has it now
                 # a lone command tried without the turn does not slip in while someone has it
                 assert (await store.commit(HALL.id, "w1", 4, [ev(5)], [], unless_busy=True)).status == "busy"
                 assert await store.last_seq(HALL.id) == 4
-                assert not (await store.begin(HALL.id, "w2", 4, [])).busy
+                assert not (await store.begin(HALL.id, "w2", 4, [], AT)).busy
                 assert (await store.commit(HALL.id, "w2", 4, [], [])).status == "ok"  # w2 hands it back: free
                 assert (await store.commit(HALL.id, "w1", 4, [ev(5)], [], unless_busy=True)).status == "ok"
         finally:

@@ -116,25 +116,66 @@ def test_compare_and_set_on_seq(backend: Backend) -> None:
 
 
 def test_idempotency_records(backend: Backend) -> None:
-    record = IdempotencyRecord("issue_ticket:[('category', 'A')]", {"number": "A001", "提示": ["请", 1]}, 1)
+    at = event(1).at  # records are aged on the hall's clock: this hall's 2026-11-23, whatever today is
+    record = IdempotencyRecord("issue_ticket:[('category', 'A')]", {"number": "A001", "提示": ["请", 1]}, 1, at)
 
     async def scenario() -> None:
         store = backend.open()
         try:
-            assert await store.idempotency("tiny", "kiosk-1") is None
+            assert await store.idempotency("tiny", "kiosk-1", at) is None
             assert (await store.append(event(1), "kiosk-1", record)).status == "ok"
-            assert await store.idempotency("tiny", "kiosk-1") == record
+            assert await store.idempotency("tiny", "kiosk-1", at) == record
             # the same key again: the first record, nothing stored — whether the seq is current or stale
             for seq in (2, 1):
-                dup = await store.append(event(seq, number="A999"), "kiosk-1", IdempotencyRecord("x", {}, seq))
+                dup = await store.append(event(seq, number="A999"), "kiosk-1", IdempotencyRecord("x", {}, seq, at))
                 assert (dup.status, dup.record, dup.last_seq) == ("duplicate", record, 1)
             assert len(await store.read("tiny", 0)) == 1
             # a keyless append and another key still go through
             assert (await store.append(event(2), None, None)).status == "ok"
-            assert (await store.append(event(3), "kiosk-2", IdempotencyRecord("y", {}, 3))).status == "ok"
+            assert (await store.append(event(3), "kiosk-2", IdempotencyRecord("y", {}, 3, at))).status == "ok"
             # keys belong to one hall
-            assert await store.idempotency("east", "kiosk-1") is None
+            assert await store.idempotency("east", "kiosk-1", at) is None
             assert (await store.append(event(1, hall="east"), "kiosk-1", record)).status == "ok"
+        finally:
+            await store.close()
+
+    run(scenario)
+
+
+def test_idempotency_records_expire_on_the_hall_clock(backend: Backend) -> None:
+    """A record answers retries for 24 hours of the *hall's* time — the ``now`` its caller gives —
+    not of the machine's: a hall on another date (a test clock, a replayed day) decides the same on
+    both stores, before and after a restart."""
+    day = 24 * 3600
+    at = event(1).at
+    first = IdempotencyRecord("issue_ticket:A", {"number": "A001"}, 1, at)
+
+    async def scenario() -> None:
+        store = backend.open()
+        try:
+            assert (await store.append(event(1), "kiosk-1", first)).status == "ok"
+            assert await store.idempotency("tiny", "kiosk-1", at + day - 1) == first
+            turn = await store.begin("tiny", "w1", 0, ["kiosk-1"], at + day - 1)
+            assert turn.records == {"kiosk-1": first}
+            await store.release("tiny", "w1")
+            late = IdempotencyRecord("issue_ticket:A", {"number": "A002"}, 2, at + day - 1)
+            assert (await store.append(event(2), "kiosk-1", late)).status == "duplicate"
+        finally:
+            await store.close()
+        backend.restart()
+        store = backend.open()
+        try:  # a reopened journal (or a restarted Redis) still knows the record, and ages it the same way
+            assert await store.idempotency("tiny", "kiosk-1", at + day - 1) == first
+            assert await store.idempotency("tiny", "kiosk-1", at + day + 1) is None
+            assert (await store.begin("tiny", "w1", 1, ["kiosk-1"], at + day + 1)).records == {}
+            await store.release("tiny", "w1")
+            # expired: the key is free again, and the new answer is the one given from now on
+            second = IdempotencyRecord("issue_ticket:A", {"number": "A002"}, 2, at + day + 1)
+            assert (await store.append(event(2), "kiosk-1", second)).status == "ok"
+            assert await store.idempotency("tiny", "kiosk-1", at + day + 2) == second
+            third = IdempotencyRecord("issue_ticket:A", {"number": "A003"}, 3, at + day + 2)
+            dup = await store.commit("tiny", "w1", 2, [event(3)], [("kiosk-1", third)])
+            assert (dup.status, dup.record) == ("duplicate", second)
         finally:
             await store.close()
 
