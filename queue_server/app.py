@@ -35,6 +35,7 @@ from sanic.server.protocols.websocket_protocol import WebSocketProtocol
 from . import api
 from .auth import Authority, load_secret
 from .cli import open_store
+from .clock import SystemClock
 from .config import Deployment, load_config
 from .errors import CommandRejected, StoreUnavailable
 from .feeds import ConsoleFeed, Feed, HallFeed, Hub, ManagerFeed, TicketFeed, WindowFeed, cancel_quietly
@@ -123,6 +124,10 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.ctx.deployment = deployment
     app.ctx.redis_url = redis_url
+    # The deployment's one clock: its halls' events, idempotency records, rate-limit windows and
+    # session ages are all measured on it (the wall clock here; tests and the simulation inject
+    # theirs into the core), so nothing that ages reads a second clock of its own.
+    app.ctx.clock = SystemClock()
     app.ctx.metrics = Metrics()
     api.register(app)
     _register_ws(app)
@@ -145,17 +150,17 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
     @app.before_server_start
     async def _open(app: Sanic) -> None:
         dep: Deployment = app.ctx.deployment
-        app.ctx.authority = Authority(dep, load_secret(dep.storage.data_dir))
+        app.ctx.authority = Authority(dep, load_secret(dep.storage.data_dir), app.ctx.clock)
         store = open_store(dep, app.ctx.redis_url)
         # ticket-issue limits: shared by all workers through Redis when the hall runs on Redis
-        app.ctx.limiter = open_rate_limiter(store)
+        app.ctx.limiter = open_rate_limiter(store, app.ctx.clock)
         app.ctx.store = store
         app.ctx.services = {}
         app.ctx.hubs = {}
         app.ctx.followers = []
         app.ctx.twins = []
         for hall in dep.halls:
-            service = HallService(hall, store)
+            service = HallService(hall, store, app.ctx.clock)
             service.subscribe(app.ctx.metrics.listener(service))
             if app.ctx.redis_url:
                 try:

@@ -19,12 +19,12 @@ import hashlib
 import hmac
 import os
 import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from .clock import Clock, SystemClock
 from .config import Deployment
 
 ROLES = ("manager", "clerk", "planner", "kiosk", "display", "pad", "citizen")
@@ -89,13 +89,29 @@ class Principal:
 CITIZEN = Principal("citizen", "anonymous")
 
 
-class Authority:
-    """Issues and checks every kind of token of one deployment."""
+def _signer_on(clock: Clock) -> type[TimestampSigner]:
+    """itsdangerous's timestamp signer, reading the deployment's clock instead of ``time.time()``."""
 
-    def __init__(self, deployment: Deployment, secret: bytes) -> None:
+    class HallClockSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock.now())
+
+    return HallClockSigner
+
+
+class Authority:
+    """Issues and checks every kind of token of one deployment.
+
+    Session age is measured on ``clock``, the deployment's clock (the one its halls run on):
+    the signed timestamp, the ``session_minutes`` limit and the cache of verified tokens all
+    read it, so a session expires when the hall's clock says so, on every worker alike.
+    """
+
+    def __init__(self, deployment: Deployment, secret: bytes, clock: Clock | None = None) -> None:
         self.deployment = deployment
         self._secret = secret
-        self._sessions = URLSafeTimedSerializer(secret, salt="hallq-session")
+        self.clock = clock or SystemClock()
+        self._sessions = URLSafeTimedSerializer(secret, salt="hallq-session", signer=_signer_on(self.clock))
         self.session_seconds = deployment.auth.session_minutes * 60
         # Session tokens already verified: token -> (principal, expiry). Checking a
         # signature costs ~40 µs, a tenth of a ticket issue; tokens are immutable, so
@@ -157,7 +173,7 @@ class Authority:
             return None
         cached = self._verified.get(token)
         if cached is not None:
-            if time.time() < cached[1]:
+            if self.clock.now() < cached[1]:
                 return cached[0]
             del self._verified[token]
         try:

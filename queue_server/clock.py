@@ -1,4 +1,24 @@
-"""Injectable clocks: the live hall uses the wall clock, tests and the simulation drive their own."""
+"""Injectable clocks: the live hall uses the wall clock, tests and the simulation drive their own.
+
+One clock per deployment. Everything that ages measures age on the clock the hall runs on —
+the :class:`Clock` given to :class:`~queue_server.hall.HallService` (the server makes one
+:class:`SystemClock` in ``app.ctx.clock`` and hands the same object to every part) — and never
+reads a second clock of its own:
+
+* events: ``ts``/``at`` of every event is the hall clock at decision time;
+* idempotency records (both stores): aged from the answer's hall-clock ``at`` against the
+  caller's hall-clock ``now`` (``stores/base.py``); Redis's ``EX`` only collects garbage;
+* rate-limit windows (``ratelimit.py``, both the in-process and the Redis counters);
+* session expiry and the cache of verified session tokens (``auth.Authority``);
+* bookings' retention and no-show windows: measured against event times (``model.py``,
+  ``appointments.py``), i.e. the hall clock as recorded;
+* the live twin's freshness and every figure on the pages: ``service.clock``.
+
+What is *not* hall time, on purpose: elapsed real time of this process's own work — solver
+budgets, the memory store's job leases, the demo driver's run length, benchmark timings —
+uses ``time.monotonic()``/``perf_counter()``; those measure how long the machine works, not
+how old the hall's data is.
+"""
 
 from __future__ import annotations
 

@@ -5,11 +5,14 @@ memory. With Redis several workers (and machines) serve one hall: the counters t
 live in Redis too, updated by one Lua script, so a limit holds for the hall as a
 whole — a kiosk allowed 120 tickets a minute gets 120, not 120 per worker — and it
 survives a worker's restart. Keys never hold personal data (phones are keyed hashes).
+
+Both measure their windows on the deployment's clock (the :class:`~queue_server.clock.Clock`
+its halls run on), so "120 a minute" and "20 a day" count the hall's minutes and days, in
+every worker alike (their system clocks are NTP-synchronised; a skew shifts a window only).
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections import defaultdict, deque
 from typing import Any, Protocol
@@ -17,6 +20,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from .clock import Clock, SystemClock
 from .errors import StoreUnavailable
 
 
@@ -31,12 +35,12 @@ class RateLimiter(Protocol):
 class MemoryRateLimiter:
     """Counters in this process (the embedded store: one process serves the hall)."""
 
-    def __init__(self, clock: Any = time.monotonic) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
         self._hits: dict[str, deque[float]] = defaultdict(deque)
-        self._clock = clock
+        self._clock = clock or SystemClock()
 
     async def allow(self, key: str, limit: int, window_seconds: float) -> bool:
-        now = self._clock()
+        now = self._clock.now()
         hits = self._hits[key]
         while hits and now - hits[0] >= window_seconds:
             hits.popleft()
@@ -64,13 +68,14 @@ return 1
 class RedisRateLimiter:
     """Counters shared by every worker of the deployment, in the deployment's Redis."""
 
-    def __init__(self, client: aioredis.Redis, prefix: str = "hallq:rate:") -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str = "hallq:rate:", clock: Clock | None = None) -> None:
         self.redis = client  # the store's client: one pool, healed by the same health checks after an outage
         self._script = self.redis.register_script(_SLIDING_WINDOW)
         self.prefix = prefix
+        self._clock = clock or SystemClock()
 
     async def allow(self, key: str, limit: int, window_seconds: float) -> bool:
-        now_ms = int(time.time() * 1000)  # workers' clocks are NTP-synchronised; a skew shifts the window only
+        now_ms = int(self._clock.now() * 1000)
         try:
             ok = await self._script(
                 keys=[self.prefix + key], args=[now_ms, int(window_seconds * 1000), limit, uuid.uuid4().hex]
@@ -83,8 +88,10 @@ class RedisRateLimiter:
         """The client belongs to the store, which closes it."""
 
 
-def open_rate_limiter(store: Any) -> RateLimiter:
-    """Shared counters when the hall's store is Redis, this process's memory otherwise."""
+def open_rate_limiter(store: Any, clock: Clock | None = None) -> RateLimiter:
+    """Shared counters when the hall's store is Redis, this process's memory otherwise; windows on ``clock``."""
     from .stores.redis import RedisStore
 
-    return RedisRateLimiter(store.redis) if isinstance(store, RedisStore) else MemoryRateLimiter()
+    if isinstance(store, RedisStore):
+        return RedisRateLimiter(store.redis, clock=clock)
+    return MemoryRateLimiter(clock)

@@ -12,12 +12,12 @@ import argparse
 import asyncio
 import html
 import json
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from . import reports
+from .clock import SystemClock
 from .config import load_config
 from .errors import HallqError
 
@@ -78,7 +78,7 @@ async def _read(args: argparse.Namespace) -> int:
         parts.append(f"<h2>按{ {'category': '事项', 'window': '窗口', 'clerk': '人员'}[by] } By {by}</h2>")
         parts += list(reports.plots(rows).values())
         parts.append(_table(reports.COLUMNS, rows))
-    bookings = reports.booking_summary(hall, events, start, end, time.time())
+    bookings = reports.booking_summary(hall, events, start, end, SystemClock().now())
     (out / "bookings.csv").write_text(reports.to_csv(bookings, reports.BOOKING_COLUMNS), encoding="utf-8")
     parts.append("<h2>预约履约 Appointments</h2>" + _table(reports.BOOKING_COLUMNS, bookings))
     export = reports.rating_export(hall, events, start, end)
