@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/hallq serve --config config.yaml
 
-## test: the whole test suite against real Redis, a real server and a real browser
+## test: the whole test suite against real Redis, a real server and a real browser,
+## then the core and server tests again on far-away dates (scripts/date-proof.sh)
 test: $(STAMP) system-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	PYTEST=$(VENV)/bin/pytest bash scripts/date-proof.sh
 
 system-deps:
 	bash scripts/system-deps.sh

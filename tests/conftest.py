@@ -50,6 +50,18 @@ LIVE_TZ_NAME = _live_zone()
 LIVE_TZ = ZoneInfo(LIVE_TZ_NAME)
 
 
+# What libfaketime's preload puts in the environment (``faketime '+400 days' make test``, the
+# suite's date-proof run). Our own code runs under it — that is the point — but a service a
+# fixture starts (redis-server) is not ours and does not start under the preload, so it gets
+# the environment without it and runs on the machine's real clock, as in production.
+FAKETIME_VARS = ("LD_PRELOAD", "FAKETIME", "FAKETIME_NO_CACHE", "FAKETIME_DONT_RESET", "DONT_FAKE_MONOTONIC")
+
+
+def service_env() -> dict[str, str]:
+    """The environment for a third-party service started by a fixture: without libfaketime."""
+    return {k: v for k, v in os.environ.items() if k not in FAKETIME_VARS and not k.startswith("FAKETIME")}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -106,6 +118,7 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=service_env(),
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
         deadline = time.monotonic() + 10
