@@ -343,10 +343,12 @@ class Demand(_Model):
 
 
 class Targets(_Model):
-    """Service-level target, e.g. 80% of citizens called within 10 minutes."""
+    """Service-level target, e.g. 80% of citizens called within 10 minutes (and at most 5% giving up)."""
 
     service_level: float = Field(default=0.8, gt=0, lt=1)
     within_minutes: float = Field(default=10, gt=0)
+    # Cap on the share of citizens who give up waiting (None: no cap), e.g. 0.05.
+    max_abandon: float | None = Field(default=None, gt=0, lt=1)
 
 
 class Appointments(_Model):

@@ -14,29 +14,51 @@ from queue_server.errors import HallqError
 
 from .export import write_roster
 from .roster import RosterOptions, build_roster
-from .staffing import staffing_plan
+from .staffing import SIM_REPS, staffing_plan
 
 
 def cmd_staffing(args: argparse.Namespace) -> int:
     hall = hall_arg(args.config, args.hall)
-    plan = staffing_plan(hall, args.day, args.interval, model=args.model, lag=not args.no_lag)
-    cats = [c for c in hall.categories if any(plan.needs[c.id].seated)]
+    if args.reps <= 0:
+        raise HallqError("--reps 必须大于 0 (must be positive)")
+    plan = staffing_plan(hall, args.day, args.interval, model=args.model, lag=not args.no_lag, reps=args.reps)
+    cap = f"，放弃率不超过 {plan.max_abandon:.0%} (at most {plan.max_abandon:.0%} giving up)" if plan.max_abandon else ""
     print(
         f"{hall.name} {args.day.isoformat()} 人员需求 staffing needs — 目标 target "
-        f"{plan.target_level:.0%} 在 {plan.within_minutes:g} 分钟内叫号 (called within {plan.within_minutes:g} min), "
-        f"缺勤折损 shrinkage {plan.shrinkage:.0%}"
+        f"{plan.target_level:.0%} 在 {plan.within_minutes:g} 分钟内叫号 (called within {plan.within_minutes:g} min)"
+        f"{cap}, 缺勤折损 shrinkage {plan.shrinkage:.0%}"
     )
     if not any(plan.open):
         print("休息日，大厅不开放 (the hall is closed that day)")
         return 0
-    print("时段 Interval  " + " ".join(f"{c.prefix:>3}" for c in cats) + "   在岗 seated  排班 rostered")
+    pools = [p for p in plan.pools.values() if any(p.seated)]
+    print(
+        "每格 each cell: 仿真所需在岗人数/分类别Erlang之和 simulated seated / per-category Erlang sum; "
+        f"{args.reps} 次仿真重复 replications, 共同随机数 common random numbers"
+    )
+    print("时段 Interval " + " ".join(f"{p.pool.id:>15}" for p in pools) + "  在岗 seated  排班 rostered  服务率 SL  放弃 P(abandon)")
     for i, start in enumerate(plan.starts):
         if not plan.open[i]:
             continue
-        cells = " ".join(f"{plan.needs[c.id].seated[i]:>3}" for c in cats)
-        print(f"{start:%H:%M}         {cells}   {plan.total_seated()[i]:>10}  {plan.total_scheduled()[i]:>13}")
-    legend = ", ".join(f"{c.prefix}={c.name}({plan.needs[c.id].model})" for c in cats)
-    print(f"类别 Categories: {legend}")
+        cells = " ".join(f"{f'{p.seated[i]}/{p.erlang_categories[i]}':>15}" for p in pools)
+        came = sum(p.arrivals[i] for p in pools)
+        level = sum(p.service_level[i] * p.arrivals[i] for p in pools) / came if came else 1.0
+        gave_up = sum(p.abandon[i] * p.arrivals[i] for p in pools) / came if came else 0.0
+        seated = f"{plan.pooled_seated()[i]}/{plan.total_seated()[i]}"
+        rostered = sum(p.scheduled[i] for p in pools)
+        print(f"{start:%H:%M}        {cells}  {seated:>11}  {rostered:>13}  {level:>9.1%}  {gave_up:>14.1%}")
+    hours = plan.interval_minutes / 60
+    pooled, by_cat = sum(plan.pooled_seated()) * hours, sum(plan.total_seated()) * hours
+    print(
+        f"在岗工时 seated clerk-hours: 按窗口池 pooled {pooled:.1f}, 分类别相加 per-category sum {by_cat:.1f}, "
+        f"节省 saved {by_cat - pooled:.1f}"
+    )
+    for p in pools:
+        names = "、".join(hall.category(c).name for c in p.pool.categories)
+        print(f"  {p.pool.id}: {p.pool.name} — {names}; 节省 saved {p.saved_hours(plan.interval_minutes):.1f} h")
+    spare = sorted(set(w.number for w in hall.windows) - {n for p in plan.pools.values() for n in p.pool.windows})
+    if spare:
+        print(f"机动窗口 spare windows (no pool of their own; any pool's clerk may sit there): {spare}")
     return 0
 
 
@@ -61,13 +83,14 @@ def cmd_roster(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("staffing", help="人员需求：每个时段每个类别需要的窗口人员 (staffing needs per interval)")
+    p = subparsers.add_parser("staffing", help="人员需求：每个时段每个窗口池需要的窗口人员 (staffing needs per pool and interval, simulated)")
     p.add_argument("config", help="path to config.yaml")
     p.add_argument("--day", type=date_arg, required=True, help="date, e.g. 2026-12-07")
     p.add_argument("--hall", help="hall id (default: the first hall)")
     p.add_argument("--interval", type=int, choices=(15, 30), help="interval minutes (default: roster.interval_minutes)")
     p.add_argument("--model", choices=("auto", "erlang_c", "erlang_a"), default="auto")
     p.add_argument("--no-lag", action="store_true", help="no lag correction (stationary figures per interval)")
+    p.add_argument("--reps", type=int, default=SIM_REPS, help=f"simulated days per staffing tried (default {SIM_REPS})")
     p.set_defaults(handler=cmd_staffing)
 
     r = subparsers.add_parser("roster", help="周排班 (weekly roster with OR-Tools CP-SAT)")

@@ -6,7 +6,7 @@
   ``clerk,date,start,end,break_start,break_end,window,shift,name``;
 - ``intervals.csv`` — one row per clerk and interval:
   ``clerk,date,start,end,activity,category,window`` (what the simulation replays);
-- ``coverage.csv`` — ``date,start,category,need,planned``;
+- ``coverage.csv`` — ``date,start,pool,need,planned`` (per staffing pool);
 - ``calendars/<clerk>.ics`` — the clerk's shifts (with the break) as calendar events;
 - ``roster.html`` — a day-by-day grid coloured by category;
 - ``summary.json`` — the solver's status, objective, bound, gap and times.
@@ -67,9 +67,9 @@ def write_csv(hall: Hall, roster: Roster, out_dir: Path) -> list[Path]:
     p3 = out_dir / "coverage.csv"
     with p3.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow(("date", "start", "category", "need", "planned"))
+        w.writerow(("date", "start", "pool", "need", "planned"))
         for c in roster.coverage:
-            w.writerow([c.day.isoformat(), _hm(c.start), c.category, c.need, c.planned])
+            w.writerow([c.day.isoformat(), _hm(c.start), c.pool, c.need, c.planned])
     return [p1, p2, p3]
 
 

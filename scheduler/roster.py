@@ -42,7 +42,7 @@ from ortools.sat.python import cp_model
 from queue_server.config import WEEKDAYS, Clerk, Hall, ShiftTemplate
 from queue_server.errors import HallqError
 
-from .staffing import Model, StaffingPlan, staffing_plan
+from .staffing import Model, StaffingPlan, hall_pools, staffing_plan
 
 
 class RosterInfeasible(HallqError):
@@ -101,9 +101,9 @@ class ShiftAssignment:
 class CoverageCell:
     day: date
     start: time
-    category: str
-    need: int  # clerks to roster (staffing need with shrinkage)
-    planned: int
+    pool: str  # the staffing pool (scheduler.staffing.hall_pools)
+    need: int  # clerks to roster (the pool's staffing need with shrinkage)
+    planned: int  # clerks seated at the pool's categories and skilled for all of them
 
 
 @dataclass(frozen=True)
@@ -320,7 +320,11 @@ class _RosterModel:
         self.plans = plans
         self.grid = grid
         self.open_ts: dict[int, list[int]] = {}
-        self.need: dict[tuple[int, int, str], int] = {}
+        self.need: dict[tuple[int, int, str], int] = {}  # per category: its demand keeps the floor
+        self.pool_need: dict[tuple[int, int, str], int] = {}
+        # the clerks who cover a pool: skilled for every category it carries
+        self.pool_of = {c: p.id for p in hall_pools(hall) for c in p.categories}
+        self.pool_cats = {p.id: p.categories for p in hall_pools(hall)}
         offset = (_minutes(hall.hours.open) - grid.first) // grid.step
         for d, day in enumerate(days):
             plan = plans[day]
@@ -331,6 +335,8 @@ class _RosterModel:
                     ts.append(t)
                     for cat, need in plan.needs.items():
                         self.need[d, t, cat] = need.scheduled[i]
+                    for pool, pneed in plan.pools.items():
+                        self.pool_need[d, t, pool] = pneed.scheduled[i]
             self.open_ts[d] = ts
 
     def demand_categories(self, d: int, t: int) -> list[str]:
@@ -352,9 +358,11 @@ class _RosterModel:
         paid_week: dict[str, cp_model.LinearExprT] = {}
         weekend: dict[str, list[cp_model.IntVar]] = defaultdict(list)
         cover_terms: dict[tuple[int, int, str], list[cp_model.IntVar]] = defaultdict(list)
+        pool_terms: dict[tuple[int, int, str], list[cp_model.IntVar]] = defaultdict(list)
         for clerk in hall.clerks:
             paid_terms = []
             skills = [c for c in clerk.skills if c in {x.id for x in hall.categories}]
+            covers = {c: self.pool_of[c] for c in skills if set(self.pool_cats.get(self.pool_of.get(c, ""), ())) <= set(skills)}
             for d, day in enumerate(self.days):
                 on: dict[int, list[tuple[int, cp_model.IntVar]]] = defaultdict(list)
                 day_vars = []
@@ -397,6 +405,8 @@ class _RosterModel:
                         a = m.new_bool_var(f"a_{clerk.id}_{lab[d]}_{t}_{cat}")
                         seat_vars[clerk.id, d, t, cat] = a
                         cover_terms[d, t, cat].append(a)
+                        if cat in covers:
+                            pool_terms[d, t, covers[cat]].append(a)
                         seats.append(a)
                         cur[cat] = a
                     # on duty but without a window (more clerks than windows): back office, penalised
@@ -426,28 +436,30 @@ class _RosterModel:
         for d in range(len(self.days)):
             for t in self.open_ts[d]:
                 for cat in hall.category_ids():
-                    cov = sum(cover_terms.get((d, t, cat), []))
-                    need = self.need.get((d, t, cat), 0)
-                    coverage[d, t, cat] = (need, cov)
+                    floor = min(hall.roster.min_cover, self.need.get((d, t, cat), 0))
+                    if floor > 0:
+                        cov = sum(cover_terms.get((d, t, cat), []))
+                        if relax:
+                            s_var = m.new_int_var(0, floor, f"slack_cover_{d}_{t}_{cat}")
+                            m.add(cov + s_var >= floor)
+                            slacks.append((f"cover:{d}:{t}:{cat}", s_var))
+                        else:
+                            m.add(cov >= floor)
+                for pool in self.pool_cats:
+                    cov = sum(pool_terms.get((d, t, pool), []))
+                    need = self.pool_need.get((d, t, pool), 0)
+                    coverage[d, t, pool] = (need, cov)
                     if need > 0:
                         # shortage costs more once half the need is missing: spread it evenly
                         half = need // 2
-                        under = m.new_int_var(0, need - half, f"u_{lab[d]}_{t}_{cat}")
-                        deep = m.new_int_var(0, half, f"u2_{lab[d]}_{t}_{cat}")
+                        under = m.new_int_var(0, need - half, f"u_{lab[d]}_{t}_{pool}")
+                        deep = m.new_int_var(0, half, f"u2_{lab[d]}_{t}_{pool}")
                         m.add(cov + under + deep >= need)
                         short_cost = round(w.under_cover * 10) * under + round(w.under_cover * 20) * deep
                         objective.append(short_cost)
                         under_by_day[d].append(short_cost)
-                        floor = min(hall.roster.min_cover, need)
-                        if floor > 0:
-                            if relax:
-                                s_var = m.new_int_var(0, floor, f"slack_cover_{d}_{t}_{cat}")
-                                m.add(cov + s_var >= floor)
-                                slacks.append((f"cover:{d}:{t}:{cat}", s_var))
-                            else:
-                                m.add(cov >= floor)
-                    if cover_terms.get((d, t, cat)):
-                        over = m.new_int_var(0, len(hall.clerks), f"o_{lab[d]}_{t}_{cat}")
+                    if pool_terms.get((d, t, pool)):
+                        over = m.new_int_var(0, len(hall.clerks), f"o_{lab[d]}_{t}_{pool}")
                         m.add(over >= cov - need)
                         objective.append(round(w.over_cover * 10) * over)
                 for _label, cats, cap in groups:
@@ -485,7 +497,7 @@ class _RosterModel:
             m.minimize(sum(objective))
         built = _Built(m, shift_vars, break_vars, seat_vars, coverage, slacks, switch_vars)
         built.under_by_day = {d: sum(terms) for d, terms in under_by_day.items()}
-        built.cover_vars = dict(cover_terms)
+        built.cover_vars = dict(pool_terms)
         self._hint(built)
         return built
 
@@ -905,11 +917,11 @@ def build_roster(
         CoverageCell(
             days[d],
             _clock(grid.minute(t)),
-            cat,
+            pool,
             need,
-            sum(int(result.value(a)) for a in built.cover_vars.get((d, t, cat), [])),
+            sum(int(result.value(a)) for a in built.cover_vars.get((d, t, pool), [])),
         )
-        for (d, t, cat), (need, _cov) in sorted(built.coverage.items())
+        for (d, t, pool), (need, _cov) in sorted(built.coverage.items())
     ]
     return Roster(
         hall=hall.id,

@@ -40,6 +40,9 @@ from queue_server.config import WEEKDAYS, Hall
 
 Model = Literal["auto", "erlang_c", "erlang_a"]
 MAX_AGENTS = 500
+SIM_REPS = 30  # replications per simulated staffing (common random numbers: the same 30 days each time)
+SIM_SEED = 20261207
+_SEARCH_ROUNDS = 12
 
 
 # ---------------------------------------------------------------- Erlang C
@@ -178,19 +181,26 @@ def clerks_needed(
     target_level: float,
     within: float,
     mean_patience: float | None = None,
+    max_abandon: float | None = None,
 ) -> int:
     """Fewest clerks whose queue calls ``target_level`` of arrivals within ``within``.
 
     Erlang A when ``mean_patience`` is given, else Erlang C. ``rate`` is per time unit of
     ``mean_service``, ``within`` and ``mean_patience``. Zero arrivals need zero clerks.
+    With ``max_abandon`` (Erlang A only) the share giving up must also stay at or below it.
     """
     # a week's plan asks the same question many times (a 30-minute profile cut in 15s)
-    return _clerks_needed(round(rate, 12), mean_service, target_level, within, mean_patience)
+    return _clerks_needed(round(rate, 12), mean_service, target_level, within, mean_patience, max_abandon)
 
 
 @lru_cache(maxsize=65536)
 def _clerks_needed(
-    rate: float, mean_service: float, target_level: float, within: float, mean_patience: float | None
+    rate: float,
+    mean_service: float,
+    target_level: float,
+    within: float,
+    mean_patience: float | None,
+    max_abandon: float | None,
 ) -> int:
     if rate <= 0:
         return 0
@@ -213,6 +223,10 @@ def _clerks_needed(
             hi = mid
         else:
             lo = mid
+    if max_abandon is not None:
+        # the share giving up falls as clerks are added; the service level only rises
+        while erlang_a(hi, rate, mean_service, mean_patience).prob_abandon > max_abandon + 1e-12:
+            hi += 1
     return hi
 
 
@@ -263,6 +277,54 @@ class CategoryNeed:
 
 
 @dataclass(frozen=True)
+class Pool:
+    """Windows that serve the same categories, staffed as one pool of clerks.
+
+    ``categories`` are the categories whose demand the pool carries (see the module
+    docstring for how a category served by several classes is given to one pool);
+    ``windows`` are the pool's own windows.
+    """
+
+    id: str
+    name: str
+    categories: tuple[str, ...]
+    windows: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PoolNeed:
+    """Needs of one pool over a day, one entry per interval."""
+
+    pool: Pool
+    erlang_categories: list[int]  # the per-category Erlang figures of its categories, added up
+    erlang_pooled: list[int]  # Erlang A/C of the pool's merged load: the simulation's start
+    seated: list[int]  # fewest clerks whose simulated service meets the target
+    scheduled: list[int]  # with shrinkage
+    service_level: list[float]  # simulated share called within the target, at ``seated``
+    abandon: list[float]  # simulated share giving up, at ``seated``
+    arrivals: list[float]
+
+    def saved_hours(self, interval_minutes: int) -> float:
+        """Clerk-hours at windows that pooling saves against the per-category sum."""
+        return sum(a - b for a, b in zip(self.erlang_categories, self.seated, strict=True)) * interval_minutes / 60
+
+    def as_dict(self, interval_minutes: int) -> dict[str, object]:
+        return {
+            "name": self.pool.name,
+            "categories": list(self.pool.categories),
+            "windows": list(self.pool.windows),
+            "arrivals": [round(a, 3) for a in self.arrivals],
+            "erlang_categories": self.erlang_categories,
+            "erlang_pooled": self.erlang_pooled,
+            "seated": self.seated,
+            "scheduled": self.scheduled,
+            "service_level": [round(x, 4) for x in self.service_level],
+            "abandon": [round(x, 4) for x in self.abandon],
+            "saved_clerk_hours": round(self.saved_hours(interval_minutes), 2),
+        }
+
+
+@dataclass(frozen=True)
 class StaffingPlan:
     """Staffing needs of a hall for one day (its opening intervals)."""
 
@@ -275,6 +337,8 @@ class StaffingPlan:
     target_level: float
     within_minutes: float
     shrinkage: float
+    max_abandon: float | None = None
+    pools: dict[str, PoolNeed] = field(default_factory=dict)  # pooled needs (empty: not asked for)
 
     def total_seated(self) -> list[int]:
         return [sum(n.seated[i] for n in self.needs.values()) for i in range(len(self.starts))]
@@ -304,7 +368,14 @@ class StaffingPlan:
             },
             "total_seated": self.total_seated(),
             "total_scheduled": self.total_scheduled(),
+            "max_abandon": self.max_abandon,
+            "pools": {k: p.as_dict(self.interval_minutes) for k, p in self.pools.items()},
+            "pooled_seated": self.pooled_seated(),
+            "pooled_scheduled": [sum(p.scheduled[i] for p in self.pools.values()) for i in range(len(self.starts))],
         }
+
+    def pooled_seated(self) -> list[int]:
+        return [sum(p.seated[i] for p in self.pools.values()) for i in range(len(self.starts))]
 
 
 def day_intervals(hall: Hall, interval_minutes: int) -> list[time]:
@@ -355,12 +426,15 @@ def staffing_plan(
     model: Model = "auto",
     lag: bool = True,
     arrivals: dict[str, list[float]] | None = None,
+    pooled: bool = True,
+    reps: int = SIM_REPS,
 ) -> StaffingPlan:
     """Clerks needed per category and interval on ``day`` to meet the hall's target.
 
     ``model``: ``auto`` uses Erlang A for categories whose patience is known, Erlang C
     otherwise. ``arrivals`` overrides the config's forecast (e.g. calibrated from the
-    event log): expected arrivals per interval per category.
+    event log): expected arrivals per interval per category. With ``pooled`` the plan
+    also holds each pool's simulated needs (:func:`pool_need`, ``reps`` replications).
     """
     step = interval_minutes or hall.roster.interval_minutes
     starts = day_intervals(hall, step)
@@ -395,7 +469,10 @@ def staffing_plan(
         if use_a and patience is None:
             raise ValueError(f"{cat.id}: Erlang A 需要 patience_minutes (Erlang A needs the category's patience)")
         seated = [
-            clerks_needed(load / mean_s, mean_s, target.service_level, target.within_minutes, patience) if o else 0
+            clerks_needed(
+                load / mean_s, mean_s, target.service_level, target.within_minutes, patience,
+                target.max_abandon if patience else None,
+            ) if o else 0  # fmt: skip
             for load, o in zip(loads, is_open, strict=True)
         ]
         needs[cat.id] = CategoryNeed(
@@ -406,6 +483,7 @@ def staffing_plan(
             scheduled=[with_shrinkage(n, hall.roster.shrinkage) for n in seated],
             model="erlang_a" if use_a else "erlang_c",
         )
+    pools = {p.id: pool_need(hall, p, day, step, needs, reps) for p in hall_pools(hall)} if pooled else {}
     return StaffingPlan(
         hall=hall.id,
         day=day,
@@ -416,8 +494,267 @@ def staffing_plan(
         target_level=target.service_level,
         within_minutes=target.within_minutes,
         shrinkage=hall.roster.shrinkage,
+        max_abandon=target.max_abandon,
+        pools=pools,
     )
 
 
 def weekday_name(day: date) -> str:
     return WEEKDAYS[day.weekday()]
+
+
+# ---------------------------------------------------------------- pooled staffing
+
+
+
+def hall_pools(hall: Hall) -> list[Pool]:
+    """The hall's pools: windows grouped by the exact set of categories they accept.
+
+    Each category's demand goes to one pool, its *home*: the group with the most windows
+    accepting it (then the one with fewer categories, then the first in the config).
+    Groups that are nobody's home — a 全科 window whose categories all have a larger
+    home — are no pool of their own: their windows are spare seats for the pools'
+    clerks (the roster counts them in its window limits).
+    """
+    groups: dict[frozenset[str], list[int]] = {}
+    for w in hall.windows:
+        groups.setdefault(frozenset(hall.window_categories(w.number)), []).append(w.number)
+    order = list(groups)
+    home: dict[str, frozenset[str]] = {}
+    for cat in hall.category_ids():
+        serving = [g for g in order if cat in g]
+        if serving:
+            home[cat] = min(serving, key=lambda g: (-len(groups[g]), len(g), order.index(g)))
+    pools = []
+    for g in order:
+        cats = tuple(c for c in hall.category_ids() if home.get(c) == g)
+        if not cats:
+            continue
+        first = hall.window(groups[g][0])
+        cls = hall.window_class(first.window_class)
+        narrowed = first.categories is not None
+        nums = groups[g]
+        label = f"{nums[0]}–{nums[-1]}号窗口" if len(nums) > 1 else f"{nums[0]}号窗口"
+        pools.append(
+            Pool(
+                id=f"{cls.id}-{'-'.join(map(str, nums))}" if narrowed else cls.id,
+                name=f"{cls.name}（{label}）",
+                categories=cats,
+                windows=tuple(nums),
+            )
+        )
+    return pools
+
+
+def _pool_hall(hall: Hall, pool: Pool, counts: dict[str, list[float]], step: int, windows: int) -> Hall:
+    """A hall of ``windows`` identical windows serving the pool's categories with these arrivals.
+
+    Journeys are cut (the next step belongs to another pool, which counts it in its own
+    forecast) and clerks are nominal (proficiency 1.0), as in the Erlang figures."""
+    from queue_server.config import Demand, Window, WindowClass
+
+    cats = [
+        hall.category(c).model_copy(
+            update={"journey": [], "daily_cap": None, "arrival_shape": counts[c], "arrivals_per_day": sum(counts[c])}
+        )
+        for c in pool.categories
+        if sum(counts[c]) > 0
+    ]
+    zone = hall.zones[0].id
+    cls = WindowClass(id="pool", name=pool.name, kind="comprehensive", categories=[c.id for c in cats])
+    return hall.model_copy(
+        update={
+            "categories": cats,
+            "window_classes": [cls],
+            "windows": [Window(number=k + 1, zone=zone, **{"class": "pool"}) for k in range(windows)],
+            "clerks": [],
+            "demand": Demand(interval_minutes=step, shape=[1.0] * len(next(iter(counts.values())))),
+        }
+    )
+
+
+def simulate_pool(
+    hall: Hall,
+    pool: Pool,
+    day: date,
+    counts: dict[str, list[float]],
+    clerks: list[int],
+    step: int,
+    reps: int = SIM_REPS,
+    seed: int = SIM_SEED,
+) -> tuple[list[float], list[float]]:
+    """(share called within the target, share giving up) per interval of arrival, simulated.
+
+    The product's SimPy model (:mod:`simulation.model`) runs the pool's day ``reps`` times
+    with ``clerks[t]`` windows open in interval ``t``; replication ``r`` always uses the
+    seed ``(seed, r)``, so two staffings are compared on the same citizens (common random
+    numbers). The clerks of the last interval before lunch or closing stay the target's
+    minutes longer, to call the citizens who took a ticket just before. A citizen who gives
+    up, or is never called, missed the target. Intervals without arrivals read 1.0 and 0.0.
+    """
+    from simulation.model import ABANDONED, HallDay, HallPlan, minutes_of
+
+    n = len(clerks)
+    top = max(clerks, default=0)
+    met, gave_up, came = np.zeros(n), np.zeros(n), np.zeros(n)
+    if top > 0 and any(sum(v) > 0 for v in counts.values()):
+        small = _pool_hall(hall, pool, counts, step, top)
+        plan = HallPlan.of(small)
+        open_min = minutes_of(hall.hours.open)
+        within = hall.targets.within_minutes
+        spans: list[tuple[int, float, float]] = []  # (window, from, to)
+        for k in range(1, top + 1):
+            t = 0
+            while t < n:
+                if clerks[t] >= k:
+                    u = t
+                    while u < n and clerks[u] >= k:
+                        u += 1
+                    tail = within if u == n or clerks[u] == 0 else 0.0
+                    spans.append((k, open_min + t * step, open_min + u * step + tail))
+                    t = u
+                else:
+                    t += 1
+        for r in range(reps):
+            sim = HallDay(plan, day, np.random.default_rng([seed, r]), [], track=False)
+            for k, t0, t1 in spans:
+                sim.schedule_span(k, f"pool-{k}", t0, t1)
+            res = sim.run(0)
+            st = res.steps
+            idx = np.clip(((st["queued"] - open_min) // step).astype(np.int64), 0, n - 1)
+            waited = st["called"] - st["queued"]
+            came += np.bincount(idx, minlength=n)
+            met += np.bincount(idx, weights=(waited <= within + 1e-9).astype(float), minlength=n)
+            gave_up += np.bincount(idx, weights=(st["outcome"] == ABANDONED).astype(float), minlength=n)
+    level = [float(m / c) if c else 1.0 for m, c in zip(met, came, strict=True)]
+    abandon = [float(g / c) if c else 0.0 for g, c in zip(gave_up, came, strict=True)]
+    return level, abandon
+
+
+def _short(hall: Hall, level: list[float], abandon: list[float], need: list[int]) -> list[int]:
+    """Intervals with clerks whose simulated service misses the target."""
+    cap = hall.targets.max_abandon
+    return [
+        t
+        for t, (sl, ab) in enumerate(zip(level, abandon, strict=True))
+        if need[t] > 0 and (sl < hall.targets.service_level or (cap is not None and ab > cap))
+    ]
+
+
+_POOL_CACHE: dict[tuple[object, ...], tuple[list[int], list[float], list[float]]] = {}
+
+
+def simulated_clerks(
+    hall: Hall,
+    pool: Pool,
+    day: date,
+    counts: dict[str, list[float]],
+    start: list[int],
+    floor: list[int],
+    step: int,
+    reps: int = SIM_REPS,
+) -> tuple[list[int], list[float], list[float]]:
+    """Fewest clerks per interval, never below ``floor``, whose simulated service meets the
+    hall's target, searched from ``start``.
+
+    Intervals that miss the target get a clerk more until none does; then every interval
+    above its floor tries one fewer at once, and those whose removal makes an interval
+    miss (it, or one of the next intervals its backlog reaches) keep theirs for good;
+    rounds repeat until nothing changes. Returns (clerks, service level, share giving up)
+    per interval. Results are cached on every input that matters.
+    """
+    key = (
+        pool.categories,
+        tuple(tuple(round(x, 9) for x in counts[c]) for c in pool.categories),
+        tuple(start),
+        tuple(floor),
+        step,
+        reps,
+        day.weekday(),
+        hall.targets.model_dump_json(),
+        hall.policy.model_dump_json(),
+        hall.simulation.model_dump_json(),
+        tuple(hall.category(c).model_dump_json() for c in pool.categories),
+        hall.hours.model_dump_json(),
+    )
+    hit = _POOL_CACHE.get(key)
+    if hit is not None:
+        return hit
+    need = [max(a, b) for a, b in zip(start, floor, strict=True)]
+    reach = max(1, math.ceil(2 * max(hall.category(c).service_time.mean for c in pool.categories) / step))
+    level, abandon = simulate_pool(hall, pool, day, counts, need, step, reps)
+    for _ in range(_SEARCH_ROUNDS * 4):
+        short = _short(hall, level, abandon, need)
+        if not short:
+            break
+        for t in short:
+            need[t] += 1
+        level, abandon = simulate_pool(hall, pool, day, counts, need, step, reps)
+    locked: set[int] = set()
+    for _ in range(_SEARCH_ROUNDS):
+        trial_at = [t for t in range(len(need)) if need[t] > floor[t] and t not in locked]
+        if not trial_at:
+            break
+        trial = [x - (t in trial_at) for t, x in enumerate(need)]
+        lv, ab = simulate_pool(hall, pool, day, counts, trial, step, reps)
+        short = _short(hall, lv, ab, trial)
+        if short:
+            bad = {t for t in trial_at if any(t <= s <= t + reach for s in short)}
+            locked |= bad
+            trial = [x - (t in trial_at and t not in bad) for t, x in enumerate(need)]
+            if trial == need:
+                continue
+            lv, ab = simulate_pool(hall, pool, day, counts, trial, step, reps)
+            if _short(hall, lv, ab, trial):
+                locked |= set(trial_at)
+                continue
+        need, level, abandon = trial, lv, ab
+    out = (need, level, abandon)
+    if len(_POOL_CACHE) > 4096:
+        _POOL_CACHE.clear()
+    _POOL_CACHE[key] = out
+    return out
+
+
+def pool_need(
+    hall: Hall, pool: Pool, day: date, step: int, needs: dict[str, CategoryNeed], reps: int = SIM_REPS
+) -> PoolNeed:
+    """The pool's needs on ``day``: Erlang per category and merged, then the simulated figure."""
+    members = [needs[c] for c in pool.categories]
+    n = len(members[0].arrivals)
+    counts = {m.category: m.arrivals for m in members}
+    by_cat = [sum(m.seated[i] for m in members) for i in range(n)]
+    target = hall.targets
+    pooled = []
+    for i in range(n):
+        load = sum(m.load[i] for m in members)
+        arrivals = sum(m.arrivals[i] for m in members)
+        if load <= 0 or by_cat[i] == 0:
+            pooled.append(0)
+            continue
+        # the merged queue: the arrival-weighted service time, patience and model of its categories
+        mean_s = sum(m.load[i] for m in members) / sum(m.load[i] / hall.category(m.category).service_time.mean for m in members)
+        use_a = all(m.model == "erlang_a" for m in members)
+        patience = (
+            sum((hall.category(m.category).patience_minutes or 0) * m.arrivals[i] for m in members) / arrivals
+            if use_a and arrivals > 0
+            else None
+        )
+        pooled.append(
+            clerks_needed(load / mean_s, mean_s, target.service_level, target.within_minutes, patience or None,
+                          target.max_abandon if patience else None)
+        )  # fmt: skip
+    # fewer clerks than the offered load is an overloaded pool that only the clerks of the
+    # neighbouring intervals rescue: the load (at least one clerk) is the floor
+    floor = [max(1, math.ceil(sum(m.load[i] for m in members) - 1e-9)) if pooled[i] else 0 for i in range(n)]
+    seated, level, abandon = simulated_clerks(hall, pool, day, counts, pooled, floor, step, reps)
+    return PoolNeed(
+        pool=pool,
+        erlang_categories=by_cat,
+        erlang_pooled=pooled,
+        seated=seated,
+        scheduled=[with_shrinkage(x, hall.roster.shrinkage) for x in seated],
+        service_level=level,
+        abandon=abandon,
+        arrivals=[sum(m.arrivals[i] for m in members) for i in range(n)],
+    )
