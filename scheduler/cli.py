@@ -22,7 +22,8 @@ def cmd_staffing(args: argparse.Namespace) -> int:
     if args.reps <= 0:
         raise HallqError("--reps 必须大于 0 (must be positive)")
     plan = staffing_plan(hall, args.day, args.interval, model=args.model, lag=not args.no_lag, reps=args.reps)
-    cap = f"，放弃率不超过 {plan.max_abandon:.0%} (at most {plan.max_abandon:.0%} giving up)" if plan.max_abandon else ""
+    limit = plan.max_abandon
+    cap = f"，放弃率不超过 {limit:.0%} (at most {limit:.0%} giving up)" if limit else ""
     print(
         f"{hall.name} {args.day.isoformat()} 人员需求 staffing needs — 目标 target "
         f"{plan.target_level:.0%} 在 {plan.within_minutes:g} 分钟内叫号 (called within {plan.within_minutes:g} min)"
@@ -36,7 +37,8 @@ def cmd_staffing(args: argparse.Namespace) -> int:
         "每格 each cell: 仿真所需在岗人数/分类别Erlang之和 simulated seated / per-category Erlang sum; "
         f"{args.reps} 次仿真重复 replications, 共同随机数 common random numbers"
     )
-    print("时段 Interval " + " ".join(f"{p.pool.id:>15}" for p in pools) + "  在岗 seated  排班 rostered  服务率 SL  放弃 P(abandon)")
+    heads = " ".join(f"{p.pool.id:>15}" for p in pools)
+    print(f"时段 Interval {heads}  在岗 seated  排班 rostered  服务率 SL  放弃 P(abandon)")
     for i, start in enumerate(plan.starts):
         if not plan.open[i]:
             continue
@@ -56,6 +58,15 @@ def cmd_staffing(args: argparse.Namespace) -> int:
     for p in pools:
         names = "、".join(hall.category(c).name for c in p.pool.categories)
         print(f"  {p.pool.id}: {p.pool.name} — {names}; 节省 saved {p.saved_hours(plan.interval_minutes):.1f} h")
+    windows = len(hall.windows)
+    seated_by = zip(plan.starts, plan.pooled_seated(), plan.open, strict=True)
+    over = [(start, n) for start, n, is_open in seated_by if is_open and n > windows]
+    if over:
+        peak = max(over, key=lambda x: x[1])
+        print(
+            f"窗口不足 more clerks needed than the hall's {windows} windows in {len(over)} intervals "
+            f"(最多 peak {peak[1]} 在岗 seated at {peak[0]:%H:%M}): 增开窗口或分流 open windows or move demand"
+        )
     spare = sorted(set(w.number for w in hall.windows) - {n for p in plan.pools.values() for n in p.pool.windows})
     if spare:
         print(f"机动窗口 spare windows (no pool of their own; any pool's clerk may sit there): {spare}")
@@ -83,7 +94,9 @@ def cmd_roster(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("staffing", help="人员需求：每个时段每个窗口池需要的窗口人员 (staffing needs per pool and interval, simulated)")
+    p = subparsers.add_parser(
+        "staffing", help="人员需求：每个时段每个窗口池需要的窗口人员 (staffing needs per pool and interval, simulated)"
+    )
     p.add_argument("config", help="path to config.yaml")
     p.add_argument("--day", type=date_arg, required=True, help="date, e.g. 2026-12-07")
     p.add_argument("--hall", help="hall id (default: the first hall)")

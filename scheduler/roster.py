@@ -362,7 +362,7 @@ class _RosterModel:
         for clerk in hall.clerks:
             paid_terms = []
             skills = [c for c in clerk.skills if c in {x.id for x in hall.categories}]
-            covers = {c: self.pool_of[c] for c in skills if set(self.pool_cats.get(self.pool_of.get(c, ""), ())) <= set(skills)}
+            covers = {c: p for c in skills if (p := self.pool_of.get(c)) and set(self.pool_cats[p]) <= set(skills)}
             for d, day in enumerate(self.days):
                 on: dict[int, list[tuple[int, cp_model.IntVar]]] = defaultdict(list)
                 day_vars = []

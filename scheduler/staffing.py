@@ -1,4 +1,4 @@
-"""Staffing needs (人员需求测算): how many clerks each category needs, interval by interval.
+"""Staffing needs (人员需求测算): how many clerks each category, and each pool of windows, needs.
 
 The hall's target reads "80% of citizens called within 10 minutes". For one
 category and one interval, arrivals are Poisson with the forecast rate and the
@@ -21,8 +21,39 @@ whose queue meets the target:
   scheduled figure is ``ceil(seated / (1 - shrinkage))``. Breaks are not part of
   it — the roster places them explicitly.
 
-Everything here is plain arithmetic with no I/O; the CLI, the roster and the
-server's API call :func:`staffing_plan`.
+- **Abandonment cap**: ``targets.max_abandon`` (e.g. 0.05) also bounds the share of
+  citizens who give up; without it Erlang A happily staffs 8 clerks for 10 Erlangs
+  when a fifth of the citizens leave unserved.
+
+**Pooled staffing (按窗口池测算).** Adding the categories' figures up overstates the
+need of a 无差别综合窗口: its clerks serve every category of the window, so the random
+peaks of one category are absorbed by the slack of another. :func:`hall_pools` groups
+the windows by the exact set of categories they accept; each group is a *pool* whose
+clerks are interchangeable. A category accepted by several groups (企业开办 at the
+商事登记 windows and at the 全科 windows) must carry its demand to exactly one of them,
+else its citizens would be counted twice or split by an arbitrary share. It goes to its
+*home*: the group with the most windows accepting it (ties: fewer categories, then the
+config's order) — the place where most of its citizens are in fact served. A group that
+is nobody's home (a 全科 class whose categories all live elsewhere, a window narrowed to
+one category) gets no need of its own: its windows are spare seats for the pools'
+clerks, and the roster counts them in its window limits. Other splits were rejected: a
+fixed share per class cuts one category's queue into two independently sized pools
+(the opposite of pooling) on a share the live calling policy does not keep; merging
+every overlapping class into one pool assumes every clerk is trained for every matter.
+
+Each pool is sized per interval by the product's own SimPy model
+(:func:`simulate_pool`): the pool's day is simulated with the calling policy, service
+time distributions, patience and no-shows of the hall, ``SIM_REPS`` replications with
+fixed seeds (common random numbers: every staffing tried meets the same citizens). The
+search (:func:`simulated_clerks`) starts from the Erlang figure of the pool's merged load,
+adds clerks where an interval misses the target and then removes them where it still
+holds, never below the offered load (fewer would be an overloaded pool rescued only by
+the neighbouring intervals). The per-category Erlang sum stays beside it, so the
+clerk-hours saved by pooling are shown. Results are cached on every input that matters
+(a repeated question costs milliseconds; see docs/BENCHMARKS.md for the cold cost).
+
+The Erlang part is plain arithmetic with no I/O; the CLI, the roster and the server's
+API call :func:`staffing_plan`.
 """
 
 from __future__ import annotations
@@ -470,9 +501,15 @@ def staffing_plan(
             raise ValueError(f"{cat.id}: Erlang A 需要 patience_minutes (Erlang A needs the category's patience)")
         seated = [
             clerks_needed(
-                load / mean_s, mean_s, target.service_level, target.within_minutes, patience,
+                load / mean_s,
+                mean_s,
+                target.service_level,
+                target.within_minutes,
+                patience,
                 target.max_abandon if patience else None,
-            ) if o else 0  # fmt: skip
+            )
+            if o
+            else 0
             for load, o in zip(loads, is_open, strict=True)
         ]
         needs[cat.id] = CategoryNeed(
@@ -504,7 +541,6 @@ def weekday_name(day: date) -> str:
 
 
 # ---------------------------------------------------------------- pooled staffing
-
 
 
 def hall_pools(hall: Hall) -> list[Pool]:
@@ -566,9 +602,13 @@ def _pool_hall(hall: Hall, pool: Pool, counts: dict[str, list[float]], step: int
         update={
             "categories": cats,
             "window_classes": [cls],
-            "windows": [Window(number=k + 1, zone=zone, **{"class": "pool"}) for k in range(windows)],
+            "windows": [
+                Window.model_validate({"number": k + 1, "zone": zone, "class": "pool"}) for k in range(windows)
+            ],
             "clerks": [],
-            "demand": Demand(interval_minutes=step, shape=[1.0] * len(next(iter(counts.values())))),
+            "demand": Demand.model_validate(
+                {"interval_minutes": step, "shape": [1.0] * len(next(iter(counts.values())))}
+            ),
         }
     )
 
@@ -733,7 +773,8 @@ def pool_need(
             pooled.append(0)
             continue
         # the merged queue: the arrival-weighted service time, patience and model of its categories
-        mean_s = sum(m.load[i] for m in members) / sum(m.load[i] / hall.category(m.category).service_time.mean for m in members)
+        work_rate = sum(m.load[i] / hall.category(m.category).service_time.mean for m in members)
+        mean_s = load / work_rate
         use_a = all(m.model == "erlang_a" for m in members)
         patience = (
             sum((hall.category(m.category).patience_minutes or 0) * m.arrivals[i] for m in members) / arrivals

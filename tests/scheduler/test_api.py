@@ -29,6 +29,11 @@ def test_staffing_returns_the_needs_of_the_day(server: Server, tokens: Tokens) -
     assert "tax" in resp.body["categories"]
     assert len(resp.body["intervals"]) == len(resp.body["total_seated"])
     assert max(resp.body["total_seated"]) > 0
+    # the pooled, simulated needs beside the per-category Erlang figures
+    business = resp.body["pools"]["comp-business"]
+    assert business["categories"] == ["business-setup", "business-change"]
+    assert sum(resp.body["pooled_seated"]) < sum(resp.body["total_seated"])
+    assert business["saved_clerk_hours"] > 0 and len(business["abandon"]) == len(resp.body["intervals"])
     bad = server.get(f"{HALL}/staffing?date=23/11/2026", token=admin)
     assert bad.status == 422 and "YYYY-MM-DD" in bad.error["message"]
 
