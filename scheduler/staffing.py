@@ -71,7 +71,7 @@ from queue_server.config import WEEKDAYS, Hall
 
 Model = Literal["auto", "erlang_c", "erlang_a"]
 MAX_AGENTS = 500
-SIM_REPS = 30  # replications per simulated staffing (common random numbers: the same 30 days each time)
+SIM_REPS = 20  # replications per simulated staffing (common random numbers: the same 20 days each time)
 SIM_SEED = 20261207
 _SEARCH_ROUNDS = 12
 

@@ -72,8 +72,9 @@ def test_a_roster_run_returns_its_summary_and_a_second_run_meanwhile_is_refused(
     # two runs asked for at once (each solves for 3 s): one runs, the other is refused
     results: list[Any] = []
 
+    # a cold roster first simulates each day's pooled staffing (seconds of CPU per distinct day)
     def run_roster() -> None:
-        results.append(server.post(f"{HALL}/roster", {"week": MONDAY, "time_limit_seconds": 3}, token=admin))
+        results.append(server.post(f"{HALL}/roster", {"week": MONDAY, "time_limit_seconds": 3}, token=admin, timeout=180))
 
     runners = [threading.Thread(target=run_roster) for _ in range(2)]
     for t in runners:
@@ -103,8 +104,9 @@ def test_every_worker_on_redis_shows_the_same_roster_and_runs_one_at_a_time(
     admin = _manager(tokens)
     results: list[Any] = []
 
+    # a cold roster first simulates each day's pooled staffing (seconds of CPU per distinct day)
     def run_roster() -> None:  # each request on its own connection: the two land on either worker
-        results.append(server.post(f"{HALL}/roster", {"week": MONDAY, "time_limit_seconds": 3}, token=admin))
+        results.append(server.post(f"{HALL}/roster", {"week": MONDAY, "time_limit_seconds": 3}, token=admin, timeout=180))
 
     runners = [threading.Thread(target=run_roster) for _ in range(3)]
     for t in runners:

@@ -122,6 +122,7 @@ class Server:
         token: str | None = None,
         headers: dict[str, str] | None = None,
         raw: bytes | None = None,
+        timeout: float = 15,
     ) -> Response:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(self.base + path, data=data, method=method)
@@ -132,7 +133,7 @@ class Server:
         for k, v in (headers or {}).items():
             req.add_header(k, v)
         try:
-            with urllib.request.urlopen(req, timeout=15) as resp:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
                 payload = resp.read()
                 status, hdrs = resp.status, dict(resp.headers)
         except urllib.error.HTTPError as err:
