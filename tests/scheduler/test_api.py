@@ -74,7 +74,8 @@ def test_a_roster_run_returns_its_summary_and_a_second_run_meanwhile_is_refused(
 
     # a cold roster first simulates each day's pooled staffing (seconds of CPU per distinct day)
     def run_roster() -> None:
-        results.append(server.post(f"{HALL}/roster", {"week": MONDAY, "time_limit_seconds": 3}, token=admin, timeout=180))
+        body = {"week": MONDAY, "time_limit_seconds": 3}
+        results.append(server.post(f"{HALL}/roster", body, token=admin, timeout=180))
 
     runners = [threading.Thread(target=run_roster) for _ in range(2)]
     for t in runners:
@@ -106,7 +107,8 @@ def test_every_worker_on_redis_shows_the_same_roster_and_runs_one_at_a_time(
 
     # a cold roster first simulates each day's pooled staffing (seconds of CPU per distinct day)
     def run_roster() -> None:  # each request on its own connection: the two land on either worker
-        results.append(server.post(f"{HALL}/roster", {"week": MONDAY, "time_limit_seconds": 3}, token=admin, timeout=180))
+        body = {"week": MONDAY, "time_limit_seconds": 3}
+        results.append(server.post(f"{HALL}/roster", body, token=admin, timeout=180))
 
     runners = [threading.Thread(target=run_roster) for _ in range(3)]
     for t in runners:
