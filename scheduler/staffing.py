@@ -74,6 +74,7 @@ MAX_AGENTS = 500
 SIM_REPS = 20  # replications per simulated staffing (common random numbers: the same 20 days each time)
 SIM_SEED = 20261207
 _SEARCH_ROUNDS = 12
+_SEARCH_BUDGET = 24  # simulated staffings tried per pool and day when removing clerks
 
 
 # ---------------------------------------------------------------- Erlang C
@@ -698,9 +699,10 @@ def simulated_clerks(
     hall's target, searched from ``start``.
 
     Intervals that miss the target get a clerk more until none does; then every interval
-    above its floor tries one fewer at once, and those whose removal makes an interval
-    miss (it, or one of the next intervals its backlog reaches) keep theirs for good;
-    rounds repeat until nothing changes. Returns (clerks, service level, share giving up)
+    above its floor tries one fewer at once, and those whose removal can explain a miss
+    (at the missed interval, or before it within its backlog's reach) keep theirs for
+    good while the others try again; rounds repeat until nothing changes or
+    ``_SEARCH_BUDGET`` staffings were tried (the budget bounds the cost). Returns (clerks, service level, share giving up)
     per interval. Results are cached on every input that matters.
     """
     key = (
@@ -731,24 +733,23 @@ def simulated_clerks(
             need[t] += 1
         level, abandon = simulate_pool(hall, pool, day, counts, need, step, reps)
     locked: set[int] = set()
-    for _ in range(_SEARCH_ROUNDS):
+    budget = _SEARCH_BUDGET
+    while budget > 0:
         trial_at = [t for t in range(len(need)) if need[t] > floor[t] and t not in locked]
         if not trial_at:
             break
-        trial = [x - (t in trial_at) for t, x in enumerate(need)]
-        lv, ab = simulate_pool(hall, pool, day, counts, trial, step, reps)
-        short = _short(hall, lv, ab, trial)
-        if short:
-            bad = {t for t in trial_at if any(t <= s <= t + reach for s in short)}
-            locked |= bad
-            trial = [x - (t in trial_at and t not in bad) for t, x in enumerate(need)]
-            if trial == need:
-                continue
+        while trial_at and budget > 0:
+            trial = [x - (t in trial_at) for t, x in enumerate(need)]
             lv, ab = simulate_pool(hall, pool, day, counts, trial, step, reps)
-            if _short(hall, lv, ab, trial):
-                locked |= set(trial_at)
-                continue
-        need, level, abandon = trial, lv, ab
+            budget -= 1
+            short = _short(hall, lv, ab, trial)
+            if not short:
+                need, level, abandon = trial, lv, ab
+                break
+            # the removals that can explain a miss: at it, or up to its backlog's reach before it
+            bad = {t for t in trial_at if any(t <= s <= t + reach for s in short)} or set(trial_at)
+            locked |= bad
+            trial_at = [t for t in trial_at if t not in bad]
     out = (need, level, abandon)
     if len(_POOL_CACHE) > 4096:
         _POOL_CACHE.clear()
