@@ -438,13 +438,11 @@ class _RosterModel:
                 for cat in hall.category_ids():
                     floor = min(hall.roster.min_cover, self.need.get((d, t, cat), 0))
                     if floor > 0:
-                        cov = sum(cover_terms.get((d, t, cat), []))
+                        # the floor is hard unless relaxed: then its slack shows where it had to give
+                        slack = m.new_int_var(0, floor if relax else 0, f"slack_cover_{d}_{t}_{cat}")
+                        m.add(sum(cover_terms.get((d, t, cat), [])) + slack >= floor)
                         if relax:
-                            s_var = m.new_int_var(0, floor, f"slack_cover_{d}_{t}_{cat}")
-                            m.add(cov + s_var >= floor)
-                            slacks.append((f"cover:{d}:{t}:{cat}", s_var))
-                        else:
-                            m.add(cov >= floor)
+                            slacks.append((f"cover:{d}:{t}:{cat}", slack))
                 for pool in self.pool_cats:
                     cov = sum(pool_terms.get((d, t, pool), []))
                     need = self.pool_need.get((d, t, pool), 0)

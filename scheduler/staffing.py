@@ -702,8 +702,9 @@ def simulated_clerks(
     above its floor tries one fewer at once, and those whose removal can explain a miss
     (at the missed interval, or before it within its backlog's reach) keep theirs for
     good while the others try again; rounds repeat until nothing changes or
-    ``_SEARCH_BUDGET`` staffings were tried (the budget bounds the cost). Returns (clerks, service level, share giving up)
-    per interval. Results are cached on every input that matters.
+    ``_SEARCH_BUDGET`` staffings were tried (the budget bounds the cost). Returns
+    (clerks, service level, share giving up) per interval. Results are cached on every
+    input that matters.
     """
     key = (
         pool.categories,
