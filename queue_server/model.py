@@ -61,7 +61,7 @@ BOOKING_STATES: dict[str, tuple[str, str]] = {
 }
 BOOKING_RETENTION_SECONDS = 366 * 86400  # bookings older than this leave the state
 ACTIVE_AT_WINDOW: frozenset[str] = frozenset({"called", "serving"})
-RECENT_SERVICES = 20
+RECENT_SERVICES = 200
 
 
 @dataclass(slots=True)
