@@ -37,9 +37,11 @@ PRIOR_SERVICES = 10
 # When the day's services and the configuration disagree by more than this factor, the
 # configuration is wrong for today (or the hall runs an accelerated demo): trust the day.
 PRIOR_CONFLICT = 2.0
-# A "service" shorter than this share of the recent median (at most MAX_FLOOR_SECONDS) is
-# a clerk clicking 开始 and 办结 together, not a service: it is left out. Kept low, because
-# leaving out the genuinely short services of a variable matter biases the mean upward.
+# A "service" shorter than MIN_SERVICE_SECONDS, or than this share of the recent median (a
+# floor of at most MAX_FLOOR_SECONDS), is a clerk clicking 开始 and 办结 together, not a
+# service: it is left out. Kept low, because leaving out the genuinely short services of a
+# variable matter biases the mean upward.
+MIN_SERVICE_SECONDS = 3.0
 FLOOR_SHARE = 0.05
 MAX_FLOOR_SECONDS = 10.0
 # The range: the 10th and 90th percentiles of the Erlang wait (80 % nominal; the calls
@@ -87,7 +89,7 @@ def mean_service_seconds(hall: Hall, state: HallState, category: str) -> float:
     recent = state.recent_services.get(category)
     if not recent:
         return prior
-    floor = min(MAX_FLOOR_SECONDS, FLOOR_SHARE * statistics.median(recent))
+    floor = max(MIN_SERVICE_SECONDS, min(MAX_FLOOR_SECONDS, FLOOR_SHARE * statistics.median(recent)))
     seen = [s for s in recent if s >= floor]
     if not seen:
         return prior

@@ -325,14 +325,30 @@ def _busy_seconds(t: Ticket, now: float) -> float:
     return max(0.0, end - t.called_at)
 
 
-def utilisation_today(hall: Hall, state: HallState, now: float) -> dict[str, Any]:
-    """Busy time today per window and per clerk, as a share of the hall's open time so far.
+def duty_seconds_today(hall: Hall, state: HallState, now: float) -> tuple[dict[int, float], dict[str, float]]:
+    """Seconds each window and each clerk was on duty (window open or paused) today up to ``now``."""
+    local = datetime.fromtimestamp(now, hall.tz)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    by_window: dict[int, float] = {}
+    by_clerk: dict[str, float] = {}
+    for window, clerk, start, end in state.duty:
+        span = max(0.0, min(now, end if end is not None else now) - max(start, midnight))
+        by_window[window] = by_window.get(window, 0.0) + span
+        by_clerk[clerk] = by_clerk.get(clerk, 0.0) + span
+    return by_window, by_clerk
 
-    Busy means a ticket was at the window (called, being served); a window that was closed
-    counts as idle, so an empty post (空岗) lowers its figure.
+
+def utilisation_today(hall: Hall, state: HallState, now: float) -> dict[str, Any]:
+    """Busy time today per window and per clerk, as a share of their time on duty today.
+
+    Busy means a ticket was at the window (called, being served); on duty means the window
+    was open or paused (:func:`duty_seconds_today`) — the same clock as the tickets', so a
+    hall run faster than life (``hallq demo``) or outside its hours gets true figures. An
+    empty post (空岗) shows as ``staffed_minutes`` short of the hall's ``open_minutes``.
     """
     today = _today(hall, now)
     open_s = open_seconds_today(hall, now)
+    duty_window, duty_clerk = duty_seconds_today(hall, state, now)
     by_window: dict[int, float] = {}
     by_clerk: dict[str, float] = {}
     served_window: dict[int, int] = {}
@@ -346,15 +362,16 @@ def utilisation_today(hall: Hall, state: HallState, now: float) -> dict[str, Any
         if t.state == "finished":
             served_window[t.window] = served_window.get(t.window, 0) + 1
 
-    def share(busy: float) -> float | None:
-        return round(min(1.0, busy / open_s), 3) if open_s > 0 else None
+    def share(busy: float, duty: float) -> float | None:
+        return round(min(1.0, busy / duty), 3) if duty > 0 else None
 
     windows = [
         {
             "number": w.number,
             "busy_minutes": round(by_window.get(w.number, 0.0) / 60, 1),
+            "staffed_minutes": round(duty_window.get(w.number, 0.0) / 60, 1),
             "served": served_window.get(w.number, 0),
-            "utilisation": share(by_window.get(w.number, 0.0)),
+            "utilisation": share(by_window.get(w.number, 0.0), duty_window.get(w.number, 0.0)),
         }
         for w in hall.windows
     ]
@@ -363,7 +380,8 @@ def utilisation_today(hall: Hall, state: HallState, now: float) -> dict[str, Any
             "clerk": clerk,
             "name": _clerk_name(hall, clerk),
             "busy_minutes": round(busy / 60, 1),
-            "utilisation": share(busy),
+            "staffed_minutes": round(duty_clerk.get(clerk, 0.0) / 60, 1),
+            "utilisation": share(busy, duty_clerk.get(clerk, 0.0)),
         }
         for clerk, busy in sorted(by_clerk.items())
     ]
