@@ -28,7 +28,8 @@ def test_clicks_of_start_and_finish_together_do_not_drag_the_estimate_to_seconds
     assert last["ahead"] == 2 and last["estimated_wait_minutes"] == 30
     low, high = last["estimated_wait_low_minutes"], last["estimated_wait_high_minutes"]
     assert low < 30 < high
-    assert last["estimated_wait_text"] == {"zh": f"预计等待约30分钟（{low}–{high}分钟）", "en": f"about 30 min ({low}–{high} min)"}
+    text = {"zh": f"预计等待约30分钟（{low}–{high}分钟）", "en": f"about 30 min ({low}–{high} min)"}
+    assert last["estimated_wait_text"] == text
 
 
 def test_real_services_move_the_estimate_toward_what_the_clerks_take(driver_factory, tiny_hall):
