@@ -28,7 +28,7 @@ from datetime import datetime, time
 
 from .commands import serving_categories
 from .config import Hall
-from .model import HallState, Ticket
+from .model import HallState, Ticket, WindowState
 from .policy import CallRules, call_rules
 
 # The configured mean counts as this many finished services: a few services move the
@@ -131,9 +131,10 @@ def servers_for(hall: Hall, state: HallState, category: str) -> tuple[int, int]:
     return total, idle
 
 
-def _effective_servers(hall: Hall, state: HallState, category: str) -> float:
-    """Open windows serving ``category``, a shared window counted for this category's share
-    of the work waiting for it (this category counted with one more ticket: the asker)."""
+def _window_shares(hall: Hall, state: HallState, category: str) -> list[tuple[WindowState, float]]:
+    """Open windows serving ``category``, each with its share of them: a shared window counts
+    for this category's share of the work waiting for it (this category counted with one more
+    ticket: the asker)."""
     means: dict[str, float] = {}
 
     def work(cat: str) -> float:
@@ -141,14 +142,63 @@ def _effective_servers(hall: Hall, state: HallState, category: str) -> float:
             means[cat] = mean_service_seconds(hall, state, cat)
         return (state.waiting_count(cat) + (cat == category)) * means[cat]
 
-    servers = 0.0
+    out = []
     for win in state.windows.values():
         cats = serving_categories(hall, win) if win.status == "open" else frozenset()
-        if category not in cats:
+        if category in cats:
+            total = sum(work(c) for c in cats)
+            out.append((win, work(category) / total if total > 0 else 1.0))
+    return out
+
+
+def _effective_servers(hall: Hall, state: HallState, category: str) -> float:
+    return sum(share for _, share in _window_shares(hall, state, category))
+
+
+def residual_seconds(hall: Hall, state: HallState, category: str, elapsed: float) -> float:
+    """Expected seconds left of a service of ``category`` that has run ``elapsed`` seconds: the
+    configured distribution's shape, scaled to :func:`mean_service_seconds` (a gamma is taken
+    as the lognormal of the same mean and spread)."""
+    st = hall.category(category).service_time
+    mean = mean_service_seconds(hall, state, category)
+    k = mean / (st.mean * 60)
+    least = 0.05 * mean  # a service past its expected end: it ends any moment
+    if st.distribution == "exponential":
+        return mean
+    if st.distribution == "deterministic":
+        return max(least, mean - elapsed)
+    if st.distribution == "uniform":
+        low, high = (st.low or 0) * 60 * k, (st.high or 0) * 60 * k
+        if elapsed < low:
+            return (low + high) / 2 - elapsed
+        return max(least, (high - elapsed) / 2)
+    sigma = math.sqrt(math.log(1 + (st.sd / st.mean) ** 2))
+    mu = math.log(mean) - sigma**2 / 2
+    if elapsed <= 0:
+        return mean
+    z = (mu - math.log(elapsed)) / sigma
+    survive = _normal_cdf(z)
+    if survive < 1e-9:
+        return least
+    return max(least, mean * _normal_cdf(z + sigma) / survive - elapsed)
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+
+def _first_call_minutes(hall: Hall, state: HallState, category: str, now: float, step: float) -> float:
+    """Expected minutes until the first of the busy windows serving ``category`` is free: the
+    services under way end at the rate of their expected residuals (how long each has run
+    already counts), rather than one interval ``step`` after now."""
+    rate = 0.0
+    for win, share in _window_shares(hall, state, category):
+        t = state.tickets.get(win.current) if win.current else None
+        if t is None:
             continue
-        total = sum(work(c) for c in cats)
-        servers += work(category) / total if total > 0 else 1.0
-    return servers
+        elapsed = now - t.started_at if t.started_at is not None else 0.0
+        rate += share / residual_seconds(hall, state, t.category, elapsed)
+    return 1 / rate / 60 if rate > 0 else step
 
 
 def _rules(hall: Hall) -> CallRules:
@@ -235,9 +285,9 @@ def _queue_estimate(
     step = mean_s / servers / 60  # minutes between calls
     if not priority:
         step /= 1 - _priority_load(hall, category, now, servers, mean_s)
-    wait = services * step
-    low = _erlang_quantile(services, -RANGE_Z) * step
-    high = _erlang_quantile(services, RANGE_Z) * step
+    wait = _first_call_minutes(hall, state, category, now, step) + (services - 1) * step
+    low = _erlang_quantile(services, -RANGE_Z) * wait / services
+    high = _erlang_quantile(services, RANGE_Z) * wait / services
     pause = _lunch_minutes(hall, now, wait)
     wait, low, high = wait + pause, low + _lunch_minutes(hall, now, low), high + _lunch_minutes(hall, now, high)
     return WaitEstimate(ahead, total, round(wait), math.floor(low), max(1, math.ceil(high)), wait)
