@@ -34,9 +34,14 @@ from .policy import CallRules, call_rules
 # The configured mean counts as this many finished services: a few services move the
 # estimate a little, a morning's services decide it.
 PRIOR_SERVICES = 10
-# When the day's services and the configuration disagree by more than this factor, the
-# configuration is wrong for today (or the hall runs an accelerated demo): trust the day.
-PRIOR_CONFLICT = 2.0
+# When PRIOR_CONFLICT_SERVICES or more of the day's services and the configuration disagree
+# by more than PRIOR_CONFLICT×, the configuration is wrong for today (or the hall runs an
+# accelerated demo): trust the day.
+PRIOR_CONFLICT = 3.0
+PRIOR_CONFLICT_SERVICES = 3
+# The twin's figures are used when at least this share of its futures call the ticket within
+# its horizon (otherwise its mean is cut short by the horizon).
+TWIN_CALLED_SHARE = 0.9
 # A "service" shorter than MIN_SERVICE_SECONDS, or than this share of the recent median (a
 # floor of at most MAX_FLOOR_SECONDS), is a clerk clicking 开始 and 办结 together, not a
 # service: it is left out. Kept low, because leaving out the genuinely short services of a
@@ -94,7 +99,7 @@ def mean_service_seconds(hall: Hall, state: HallState, category: str) -> float:
     if not seen:
         return prior
     observed = sum(seen) / len(seen)
-    if len(seen) >= PRIOR_SERVICES and not 1 / PRIOR_CONFLICT <= observed / prior <= PRIOR_CONFLICT:
+    if len(seen) >= PRIOR_CONFLICT_SERVICES and not 1 / PRIOR_CONFLICT <= observed / prior <= PRIOR_CONFLICT:
         return observed
     return (PRIOR_SERVICES * prior + sum(seen)) / (PRIOR_SERVICES + len(seen))
 
@@ -307,8 +312,12 @@ def _from_twin(
     def left(key: str) -> float:
         return max(0.0, q[key] - since) + extra
 
-    if q["called_share"] < 0.5:  # most futures do not call it within the horizon
+    if q["called_share"] < TWIN_CALLED_SHARE:  # futures that do not call it within the horizon
+        # The twin's windows close at closing time, the hall's clerks serve who holds a ticket:
+        # a wait the queue rule puts well inside the horizon is answered by the queue rule.
         beyond = forecast.horizon_minutes
+        if (core.exact or 0) < beyond / 2:
+            return core
         minutes = max(core.minutes or 0, round(beyond))
         return replace(core, minutes=minutes, low=round(beyond), high=None, exact=None, source="twin", beyond=beyond)
     mean = left("mean")

@@ -97,3 +97,17 @@ def test_utilisation_counts_the_time_on_duty_not_the_halls_day(driver_factory, t
     w3 = next(w for w in util["windows"] if w["number"] == 3)
     assert (w3["busy_minutes"], w3["staffed_minutes"], w3["utilisation"]) == (5.0, 10.0, 0.5)
     assert util["clerks"][0]["utilisation"] == 0.5
+
+
+def test_a_service_that_has_run_long_brings_the_next_call_closer(driver_factory, tiny_hall):
+    d = driver_factory(tiny_hall)
+    d.do(OpenWindow(3, "k3"))
+    d.do(IssueTicket("C"))
+    d.do(CallNext(3))
+    d.do(StartService(3))
+    nxt = d.do(IssueTicket("C"))["ticket"]
+    fresh = ticket_status(tiny_hall, d.svc.state, d.svc.state.tickets[nxt], d.clock.now())
+    d.clock.advance(9 * 60)  # the service under way has run 9 of its usual 10 minutes
+    later = ticket_status(tiny_hall, d.svc.state, d.svc.state.tickets[nxt], d.clock.now())
+    assert fresh["estimated_wait_minutes"] == 10
+    assert 1 <= later["estimated_wait_minutes"] <= 4
