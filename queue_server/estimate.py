@@ -9,7 +9,8 @@ service time is the configured one shrunk toward the day's finished services
 (:func:`mean_service_seconds`: a prior worth :data:`PRIOR_SERVICES` services and a floor
 that ignores clicks, not services). Citizens of a priority group who will arrive while a
 ticket waits are called before it, and a lunch break inside the wait adds its length.
-The range is the 10th–90th percentile of the Erlang wait of that many services.
+The range is the 10th–90th percentile of a gamma wait of that many calls, as variable
+as the service times at one window and as a Poisson stream of calls at many.
 
 When the server runs the live twin (``simulation.live_twin``), its forecast replaces
 this: it knows the roster, the breaks and the arrivals. The server hands the twin's
@@ -270,6 +271,20 @@ def _lunch_minutes(hall: Hall, now: float, wait: float) -> float:
     return 0.0
 
 
+def _call_interval_cv2(hall: Hall, category: str, servers: float) -> float:
+    """Squared coefficient of variation of the time between calls: the service time's at one
+    window, tending to 1 (calls as a Poisson stream) as more windows share the queue."""
+    st = hall.category(category).service_time
+    if st.distribution == "exponential":
+        cv2 = 1.0
+    elif st.distribution == "uniform":
+        cv2 = ((st.high or 0) - (st.low or 0)) ** 2 / 12 / st.mean**2
+    else:
+        cv2 = (st.sd / st.mean) ** 2
+    cv2 = max(0.05, cv2)
+    return cv2 + (1 - cv2) * (1 - 1 / max(1.0, servers))
+
+
 def _erlang_quantile(shape: float, z: float) -> float:
     """The z-quantile of a gamma(shape, 1) variable (Wilson–Hilferty)."""
     a = 1 / (9 * shape)
@@ -291,8 +306,9 @@ def _queue_estimate(
     if not priority:
         step /= 1 - _priority_load(hall, category, now, servers, mean_s)
     wait = _first_call_minutes(hall, state, category, now, step) + (services - 1) * step
-    low = _erlang_quantile(services, -RANGE_Z) * wait / services
-    high = _erlang_quantile(services, RANGE_Z) * wait / services
+    shape = services / _call_interval_cv2(hall, category, servers)
+    low = _erlang_quantile(shape, -RANGE_Z) * wait / shape
+    high = _erlang_quantile(shape, RANGE_Z) * wait / shape
     pause = _lunch_minutes(hall, now, wait)
     wait, low, high = wait + pause, low + _lunch_minutes(hall, now, low), high + _lunch_minutes(hall, now, high)
     return WaitEstimate(ahead, total, round(wait), math.floor(low), max(1, math.ceil(high)), wait)
