@@ -86,10 +86,10 @@
   function showResult(t) {
     var c = category(t.category), st = t.status || {};
     var ahead = st.ahead != null ? st.ahead : t.ahead;
-    var w = st.estimated_wait_text;
-    var zh = "您已领取" + t.number + "号，前方等待" + ahead + "人，" + (st.estimated_wait_minutes == null || !w ? "当前暂无开放窗口，请留意叫号" : w.zh);
+    var w = st.estimated_wait_minutes == null ? null : st.estimated_wait_text;
+    var zh = "您已领取" + t.number + "号，前方等待" + ahead + "人，" + (w ? w.zh : "当前暂无开放窗口，请留意叫号");
     var en = "You have number " + t.number + ". " + ahead + " ahead of you; " +
-      (st.estimated_wait_minutes == null || !w ? "no window is open yet, please listen for your call" : "estimated wait " + w.en);
+      (w ? "estimated wait " + w.en : "no window is open yet, please listen for your call");
     $("result-number").textContent = t.number;
     $("result-category").innerHTML = I18n.both(c.name, c.name_en);
     $("result-text").innerHTML = I18n.both(zh, en);
@@ -99,7 +99,7 @@
     $("pt-qr").src = qr;
     $("pt-number").textContent = t.number;
     $("pt-category").textContent = c.name;
-    $("pt-text").textContent = "前方等待" + ahead + "人" + (minutes == null ? "" : "，预计约" + minutes + "分钟");
+    $("pt-text").textContent = "前方等待" + ahead + "人" + (w ? "，" + w.zh : "");
     $("pt-time").textContent = new Date().toLocaleString("zh-CN", { hour12: false });
     show("result");
     if (document.body.classList.contains("elderly")) hallqVoice.say(zh);
