@@ -681,10 +681,12 @@ def _explain_slack(hall: Hall, days: list[date], grid: _Grid, solver: cp_model.C
             )
         else:
             cover[int(rest[0]), rest[2]].append(int(rest[1]))
+    hard = f"（及 hard_cover {hall.roster.hard_cover:.0%} 的硬性在岗要求）" if hall.roster.hard_cover else ""
     for (d, cat_id), ts in sorted(cover.items()):
         cat = hall.category(cat_id)
         reasons.append(
             f"{_zh_day(days[d])} {_ranges(grid, sorted(ts))}「{cat.name}」无法保证至少 {hall.roster.min_cover} 人在岗"
+            f"{hard}"
             f" ({days[d]} {cat_id}: the no-empty-post floor cannot be met at these times)"
         )
     return reasons or ["约束相互冲突，但无法定位到具体要求 (the requirements conflict; no single one could be named)"]
