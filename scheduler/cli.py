@@ -16,6 +16,7 @@ from pathlib import Path
 from queue_server.cli import date_arg, hall_arg
 from queue_server.errors import HallqError
 
+from . import nsp
 from .export import write_roster
 from .roster import RosterOptions, build_roster
 from .roster_check import check_files, report
@@ -69,6 +70,8 @@ def _horizon(args: argparse.Namespace) -> list[date]:
 def cmd_roster(args: argparse.Namespace) -> int:
     if args.target and args.target[0] == "check":
         return cmd_roster_check(args)
+    if args.nsp is not None:
+        return cmd_roster_nsp(args)
     if len(args.target) > 1:
         raise HallqError(f"多余的参数 (unexpected arguments): {' '.join(args.target[1:])}")
     config = args.target[0] if args.target else args.config
@@ -96,6 +99,23 @@ def cmd_roster(args: argparse.Namespace) -> int:
     print(f"  {args.out.rstrip('/')}/calendars/*.ics ({len(hall.clerks)} 个日历 calendars)")
     result = check_files(hall, Path(args.out) / "roster.csv", days=roster.days, lag=lag)
     print("\n".join(report(result)))
+    return 0 if not result.violations else 1
+
+
+def cmd_roster_nsp(args: argparse.Namespace) -> int:
+    if args.target:
+        raise HallqError("--nsp 不需要配置文件 (--nsp takes no configuration file)")
+    if args.time_limit <= 0:
+        raise HallqError("--time-limit 必须大于 0 (must be positive)")
+    inst = nsp.read_nsp(args.nsp)
+    result = nsp.solve_nsp(inst, time_limit=args.time_limit, workers=args.workers, seed=args.seed)
+    print("\n".join(nsp.report(inst, result, args.nsp)))
+    if args.out is not None:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "nsp-roster.csv").write_text(nsp.format_roster(inst, result.roster), encoding="utf-8")
+        nsp.write_nsp(inst, out / "instance.txt")
+        print(f"  {out / 'nsp-roster.csv'}\n  {out / 'instance.txt'}")
     return 0 if not result.violations else 1
 
 
@@ -137,6 +157,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--no-lag", action="store_true", help="no lag correction of the staffing needs")
     r.add_argument("--log", action="store_true", help="print CP-SAT's search log")
+    r.add_argument("--nsp", metavar="FILE", help="solve a Curtois & Qu benchmark instance (SECTION_HORIZON … format)")
     r.set_defaults(handler=cmd_roster)
 
 
