@@ -494,8 +494,9 @@ class _RosterModel:
     def _hint(self, built: _Built) -> None:
         """A quick greedy roster given to CP-SAT as a hint, so a first roster comes at once.
 
-        Day by day, clerks with the rarest skills first, each takes the longest allowed
-        shift that their weekly hours allow and for which a window is free in every open
+        Day by day, clerks with the rarest skills first, each takes the shift they asked
+        for, else the longest allowed shift that their weekly hours allow (never one they
+        asked not to work) and for which a window is free in every open
         interval (the break goes where the hall is closed). They are seated as they come:
         first where a category still lacks its minimum cover, then where the remaining
         need is largest, keeping the previous interval's category on a tie.
@@ -537,8 +538,18 @@ class _RosterModel:
             on_duty: dict[int, list[Clerk]] = defaultdict(list)
             for clerk in order:
                 skills = [g for g in clerk.skills if any((clerk.id, d, t, g) in built.seat_vars for t in open_set)]
-                options = [s for s in _allowed_shifts(hall, clerk, day) if s.paid_minutes() <= budget[clerk.id, d // 7]]
-                options.sort(key=lambda s: (s.id not in clerk.preferred_shifts, -s.paid_minutes(), s.id))
+                # the clerk's requests for the day first: no shift they asked not to work, the one they asked for
+                asks = [r for r in clerk.requests if r.day == day]
+                refused = {r.shift for r in asks if r.kind == "off"}
+                wanted = {r.shift for r in asks if r.kind == "on"}
+                options = [
+                    s
+                    for s in _allowed_shifts(hall, clerk, day)
+                    if s.paid_minutes() <= budget[clerk.id, d // 7] and None not in refused and s.id not in refused
+                ]
+                options.sort(
+                    key=lambda s: (s.id not in wanted, s.id not in clerk.preferred_shifts, -s.paid_minutes(), s.id)
+                )
                 if not options:
                     continue
                 s = options[0]

@@ -307,15 +307,15 @@ def add_rules(
     for c in rules.contracts:
         p = c.person
         work = []
-        if c.days_off or c.max_run or c.min_run or c.min_off or c.max_weekends is not None:
+        if c.max_run or c.min_run or c.min_off or c.max_weekends is not None:
             for d in range(n):
                 w = m.new_bool_var(f"work_{p}_{lab[d]}")
                 m.add(w == sum(v for _, v in by_day.get((p, d), [])))
                 work.append(w)
         if "days_off" not in skipped:
             for d in c.days_off:
-                if 0 <= d < n:
-                    m.add(work[d] == 0)
+                for _s, v in by_day.get((p, d), []):
+                    m.add(v == 0)
         if "succession" not in skipped:
             for d in range(n - 1):
                 for s1, v1 in by_day.get((p, d), []):
