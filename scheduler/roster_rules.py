@@ -362,8 +362,8 @@ def add_rules(
                 m.add(sum(worked_weekends) <= c.max_weekends)
     for r in rules.requests:
         if r.on:
-            v = x.get((r.person, r.day, r.shift or ""))
-            terms.requests.append((r.weight, 1 - v if v is not None else 1))
+            asked = x.get((r.person, r.day, r.shift or ""))
+            terms.requests.append((r.weight, 1 - asked if asked is not None else 1))
         else:
             hits = [v for s, v in by_day.get((r.person, r.day), []) if r.shift is None or s == r.shift]
             if hits:
