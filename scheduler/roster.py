@@ -642,19 +642,19 @@ def precheck(hall: Hall, days: list[date], plans: dict[date, StaffingPlan]) -> l
             )
     short_hours = set()
     for clerk in hall.clerks:
-        best = 0
-        for day in days:
-            paid = [s.paid_minutes() for s in _allowed_shifts(hall, clerk, day)]
-            best += max(paid, default=0)
-        best = min(best, round(clerk.max_hours_per_week * 60))
-        if clerk.min_hours_per_week * 60 > best + 1e-9:
-            reasons.append(
-                f"{clerk.name}（{clerk.id}）合同要求每周至少 {clerk.min_hours_per_week:g} 小时，"
-                f"但本周可排班次最多 {best / 60:g} 小时"
-                f" ({clerk.id}: min_hours_per_week {clerk.min_hours_per_week:g} cannot be reached;"
-                f" at most {best / 60:g} h are possible this week)"
-            )
-            short_hours.add(clerk.id)
+        for first in range(0, len(days) - 6, 7):  # each whole week of the horizon (weekly minimum)
+            week = days[first : first + 7]
+            best = sum(max((s.paid_minutes() for s in _allowed_shifts(hall, clerk, day)), default=0) for day in week)
+            best = min(best, round(clerk.max_hours_per_week * 60))
+            if clerk.min_hours_per_week * 60 > best + 1e-9:
+                reasons.append(
+                    f"{clerk.name}（{clerk.id}）合同要求每周至少 {clerk.min_hours_per_week:g} 小时，"
+                    f"但{_zh_day(week[0])}起的一周可排班次最多 {best / 60:g} 小时"
+                    f" ({clerk.id}: min_hours_per_week {clerk.min_hours_per_week:g} cannot be reached;"
+                    f" at most {best / 60:g} h are possible in the week from {week[0]})"
+                )
+                short_hours.add(clerk.id)
+                break
     # the cross-day rules each contract must meet on its own (runs, days off, weekends …)
     rules = for_hall(hall, days)
     rules = replace(rules, contracts=tuple(c for c in rules.contracts if c.person not in short_hours))

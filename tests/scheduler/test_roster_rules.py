@@ -55,6 +55,18 @@ def test_a_contract_its_rules_make_impossible_is_named():
     assert "张三 12月7日–13日 无法满足最多连续上班2天" in text
 
 
+def test_a_succession_that_makes_a_contract_impossible_is_named():
+    # late shifts only, never two in a row, yet runs of 2 days: only the horizon's ends can hold
+    # a lone shift, so 3 shifts (4.5 h) cannot be placed
+    doc = seven_day_doc(shifts=["late"], min_consecutive_days=2, min_hours_per_week=4.5)
+    doc["roster"]["forbidden_successions"] = [["late", "late"]]
+    with pytest.raises(RosterInfeasible) as err:
+        build_roster(make_hall(**doc), WEEK, FAST)
+    text = "\n".join(err.value.reasons)
+    assert "张三 12月7日–13日 无法满足班次衔接限制（晚段班后不接晚段班）" in text
+    assert "张三 12月7日–13日 无法满足至少连续上班2天" in text
+
+
 def test_weekends_beyond_the_horizon_of_one_week_and_weekly_hours_per_week(tmp_path):
     doc = seven_day_doc(max_weekends=1, max_hours_per_week=10)
     hall = make_hall(**doc)
@@ -68,6 +80,20 @@ def test_weekends_beyond_the_horizon_of_one_week_and_weekly_hours_per_week(tmp_p
     assert len(weekends) <= 1
     write_roster(hall, roster, tmp_path)
     assert check_files(hall, tmp_path / "roster.csv").violations == []
+
+
+def test_the_weekly_minimum_is_checked_week_by_week():
+    doc = small_hall_doc()
+    away = [{"day": (date(2026, 12, 14) + timedelta(days=i)).isoformat()} for i in range(5)]
+    doc["clerks"][0] |= {"min_hours_per_week": 6, "unavailable": away}  # away the whole second week
+    hall = make_hall(**doc)
+    days = [WEEK + timedelta(days=i) for i in range(14)]
+    with pytest.raises(RosterInfeasible) as err:
+        build_roster(hall, WEEK, FAST, days=days)
+    assert any(
+        "张三（k1）合同要求每周至少 6 小时，但12月14日（一）起的一周可排班次最多 0 小时" in r for r in err.value.reasons
+    )
+    assert build_roster(hall, WEEK, FAST, days=days[:7]).for_clerk("k1")  # the first week alone is fine
 
 
 def test_hard_cover_above_a_level_is_kept_or_named():
