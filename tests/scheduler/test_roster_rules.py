@@ -96,6 +96,17 @@ def test_the_weekly_minimum_is_checked_week_by_week():
     assert build_roster(hall, WEEK, FAST, days=days[:7]).for_clerk("k1")  # the first week alone is fine
 
 
+def test_a_fixed_cost_per_shift_steers_the_roster():
+    doc = seven_day_doc()
+    doc["clerks"][4]["shifts"] = ["morning", "early"]
+    plain = build_roster(make_hall(**doc), WEEK, FAST, days=[WEEK])
+    assert sum(a.shift == "morning" for a in plain.assignments) >= 3
+    doc["roster"]["shifts"][0]["cost"] = 100000  # a morning shift now costs more than any shortage
+    costly = build_roster(make_hall(**doc), WEEK, FAST, days=[WEEK])
+    # three categories before and after 10:30 with five clerks: one must work the whole morning
+    assert sum(a.shift == "morning" for a in costly.assignments) == 1
+
+
 def test_hard_cover_above_a_level_is_kept_or_named():
     doc = small_hall_doc()
     doc["windows"] += [{"number": 5, "zone": "za", "class": "comp"}, {"number": 6, "zone": "za", "class": "comp"},
