@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
+
 from queue_server.config import Hall, parse_config
+from queue_server.errors import ConfigError
 from scheduler.roster import RosterOptions, build_roster
 from scheduler.staffing import clerks_needed, erlang_a, hall_pools, simulate_pool, staffing_plan
 
@@ -101,3 +104,9 @@ def test_the_roster_covers_pool_needs_with_clerks_skilled_for_the_whole_pool(sma
         assert c.planned == sum(1 for k in seated if k in whole[c.pool])
     assert roster.under_cover() == sum(max(0, c.need - c.planned) for c in roster.coverage)
     assert any(c.pool == "comp" and c.need > 0 for c in cells)
+
+
+def test_a_nonsense_abandonment_cap_is_refused_with_its_field_named():
+    with pytest.raises(ConfigError) as err:
+        _two_category_hall(max_abandon=1.5)
+    assert "targets.max_abandon" in str(err.value)
