@@ -27,6 +27,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, html, raw
 from sanic.response import json as json_response
 
+from displays import speech
 from queue_server import api
 from queue_server.auth import Principal
 from queue_server.hall import HallService
@@ -161,10 +162,17 @@ def _find_ticket(service: HallService, ticket: str) -> str | None:
 # ------------------------------------------------------------------ helpers for the pages
 
 
-def tracker_url(request: Request, hall: str, ticket: str) -> str:
-    """The absolute address of a ticket's tracker page, as the citizen's phone will open it."""
-    host = request.headers.get("host") or f"{request.server_name}:{request.server_port}"
-    return f"{request.scheme}://{host}/t/{quote(ticket)}?hall={quote(hall)}"
+def tracker_url(request: Request, service: HallService, ticket: str) -> str:
+    """The absolute address of a ticket's tracker page, as the citizen's phone will open it.
+
+    The hall's ``kiosk.public_base_url`` when configured: the kiosk's own address is often
+    one a phone cannot reach (an internal name, 127.0.0.1 on the kiosk itself).
+    """
+    base = service.hall.kiosk.public_base_url
+    if base is None:
+        host = request.headers.get("host") or f"{request.server_name}:{request.server_port}"
+        base = f"{request.scheme}://{host}"
+    return f"{base}/t/{quote(ticket)}?hall={quote(service.hall.id)}"
 
 
 async def qr_code(request: Request, name: str) -> HTTPResponse:
@@ -174,7 +182,7 @@ async def qr_code(request: Request, name: str) -> HTTPResponse:
     if not name.endswith(".svg") or ticket not in service.state.tickets:
         raise api.ApiError(404, "unknown_ticket", f"找不到票号 {ticket} (no such ticket)", "ticket")
     out = io.BytesIO()
-    segno.make(tracker_url(request, service.hall.id, ticket), error="m").save(
+    segno.make(tracker_url(request, service, ticket), error="m").save(
         out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True
     )
     return raw(out.getvalue(), content_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
@@ -237,5 +245,6 @@ def register(app: Sanic) -> None:
     app.add_route(pad_ticket, "/pages/pad/<window:int>", name="page_pad_ticket")
     app.add_route(manager_summary, "/pages/manager", name="page_manager_summary")
     app.add_route(api_docs, "/api/docs", name="page_api_docs")
+    app.add_route(speech.say_wav, "/voice/say.wav", name="page_voice_say")
     if STATIC.is_dir():
         app.static("/static", STATIC, name="static")

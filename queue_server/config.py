@@ -14,6 +14,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -382,6 +383,34 @@ class RemoteTickets(_Model):
     per_phone_per_day: int = Field(default=3, ge=1)
 
 
+class KioskSettings(_Model):
+    """The kiosks (取号机): where a ticket's QR code points, and real-name tickets.
+
+    ``public_base_url`` is the address citizens' phones reach the hall server at (e.g.
+    ``https://qh.example.gov.cn``): the QR code on a ticket opens ``<public_base_url>/t/<ticket>``
+    whatever address the kiosk itself uses (often an internal one). Without it the QR code
+    uses the address of the request, which only suits a demonstration.
+    A ticket taken with an ID card (the kiosk's reader) is real-name: one person takes at most
+    ``per_person_per_day`` tickets a day in this hall (the ID number is kept only as a keyed hash).
+    """
+
+    public_base_url: str | None = None
+    per_person_per_day: int = Field(default=3, ge=1, le=50)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise Invalid(
+                f"public_base_url 须为 http(s)://主机[:端口][/路径]，不能带查询参数：{value!r}",
+                f"public_base_url must be http(s)://host[:port][/path] without a query: {value!r}",
+            )
+        return value.rstrip("/")
+
+
 class FollowUps(_Model):
     """差评整改: every 不满意/非常不满意 opens an item due ``due_working_days`` working days out."""
 
@@ -557,6 +586,7 @@ class Hall(_Model):
     demand: Demand | None = None
     appointments: Appointments = Field(default_factory=Appointments)
     remote_tickets: RemoteTickets = Field(default_factory=RemoteTickets)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
     followups: FollowUps = Field(default_factory=FollowUps)
     roster: RosterSettings = Field(default_factory=RosterSettings)
     rebalance: RebalanceSettings = Field(default_factory=RebalanceSettings)
