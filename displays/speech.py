@@ -33,11 +33,15 @@ def _check(lang: str, text: str) -> str:
     """The espeak-ng voice for ``lang``; a clear 4xx for what cannot be said."""
     voice = VOICES.get(lang)
     if voice is None:
-        raise ApiError(422, "invalid", f"不支持的朗读语言 {lang!r}，可用：{'、'.join(VOICES)} (unknown speech language)", "lang")
+        raise ApiError(
+            422, "invalid", f"不支持的朗读语言 {lang!r}，可用：{'、'.join(VOICES)} (unknown speech language)", "lang"
+        )
     if not text.strip():
         raise ApiError(422, "invalid", "朗读内容不能为空 (text is empty)", "text")
     if len(text) > MAX_CHARS:
-        raise ApiError(422, "invalid", f"朗读内容超过{MAX_CHARS}字 (text is longer than {MAX_CHARS} characters)", "text")
+        raise ApiError(
+            422, "invalid", f"朗读内容超过{MAX_CHARS}字 (text is longer than {MAX_CHARS} characters)", "text"
+        )
     if shutil.which("espeak-ng") is None:
         raise ApiError(503, "no_speech_engine", "服务器未安装 espeak-ng，无法朗读 (espeak-ng is not installed)")
     return voice

@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from queue_server.auth import Authority
 from queue_server.config import load_config
-from tests.conftest import LIVE_TZ_NAME
 from tests.citizen.conftest import TEST_APPOINTMENTS, id_number
+from tests.conftest import LIVE_TZ_NAME
 from tests.pages.conftest import CHROMIUM, CHROMIUM_ARGS, HALL, keep_for_docs, screenshot
 from tests.server.conftest import SECRET, Server, write_test_config
 
@@ -43,7 +43,8 @@ CLIPPED = """() => {
 def hall(server_factory, tmp_path) -> tuple[Server, Authority]:
     config = write_test_config(tmp_path, appointments=TEST_APPOINTMENTS)
     text = config.read_text(encoding="utf-8")
-    config.write_text(text + "kiosk:\n  public_base_url: https://zwfw.example.gov.cn/hall\n  per_person_per_day: 1\n", encoding="utf-8")
+    settings = "kiosk:\n  public_base_url: https://zwfw.example.gov.cn/hall\n  per_person_per_day: 1\n"
+    config.write_text(text + settings, encoding="utf-8")
     server: Server = server_factory(config=config)
     return server, Authority(load_config(server.config), SECRET.encode())
 
@@ -63,6 +64,11 @@ def book(server: Server, serial: int) -> dict[str, Any]:
     return dict(made.body)
 
 
+def booking_state(server: Server, booking: dict[str, Any]) -> str:
+    state: str = server.get(f"{HALL}/appointments/{booking['booking']}?token={booking['token']}").body["state"]
+    return state
+
+
 def nothing_clipped(page: Page, name: str) -> None:
     screenshot(page, name)
     assert page.evaluate(CLIPPED) == [], name
@@ -73,7 +79,8 @@ def test_every_screen_fits_portrait_and_landscape(page: Page, hall, size):
     server, authority = hall
     shape = "portrait" if size is PORTRAIT else "landscape"
     kiosk(page, server, authority, size)
-    expect(page.locator("h1 .zh")).to_have_text("示例市政务服务中心（示例配置） · 取号")  # the whole name, not 「…（示…」
+    # the whole name, not 「示例市政务服务中心（示…」
+    expect(page.locator("h1 .zh")).to_have_text("示例市政务服务中心（示例配置） · 取号")
     zones = page.locator("#zones").bounding_box()
     assert zones is not None and zones["height"] > size["height"] * 0.35  # the choices use the screen
     nothing_clipped(page, f"kiosk-{shape}-home")
@@ -152,7 +159,7 @@ def test_an_id_card_read_checks_in_and_makes_a_walk_in_ticket_real_name(page: Pa
     page.keyboard.type(id_number(602), delay=5)
     page.keyboard.press("Enter")
     expect(page.locator("#result-number")).to_have_text(re.compile(r"^J\d{3}$"))
-    assert server.get(f"{HALL}/appointments/{booking['booking']}?token={booking['token']}").body["state"] == "checked_in"
+    assert booking_state(server, booking) == "checked_in"
     page.click("#done")
     # a reader bridge posts the number as a window message; the walk-in ticket becomes real-name
     page.evaluate(f"window.postMessage({{type: 'hallq:id-card', id_number: '{id_number(603)}'}}, '*')")
@@ -241,7 +248,7 @@ def test_check_in_by_holding_the_bookings_qr_code_to_the_camera(hall, browser: B
         expect(pg.locator("#scan")).to_be_visible()
         screenshot(pg, "kiosk-scan")
         expect(pg.locator("#result-number")).to_have_text(re.compile(r"^J\d{3}$"), timeout=15000)
-        assert server.get(f"{HALL}/appointments/{booking['booking']}?token={booking['token']}").body["state"] == "checked_in"
+        assert booking_state(server, booking) == "checked_in"
     finally:
         camera.close()
 

@@ -1,4 +1,4 @@
-"""Every spoken sentence is heard offline (the server's espeak-ng where no clip exists), and a blind citizen takes a ticket."""
+"""Every sentence is heard offline (the server's espeak-ng where no clip exists); a blind citizen takes a ticket."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_english_is_spoken_offline_too(page: Page, server: Server, tokens: Token
 
 
 def _focused(page: Page) -> str:
-    return str(page.evaluate("document.activeElement.dataset.zone || document.activeElement.dataset.category || document.activeElement.id"))
+    return str(page.evaluate("(e => e.dataset.zone || e.dataset.category || e.id)(document.activeElement)"))
 
 
 def _arrow_to(page: Page, target: str) -> None:
