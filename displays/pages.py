@@ -18,13 +18,13 @@ import io
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sanic import Request, Sanic
-from sanic.response import HTTPResponse, html, raw
+from sanic.response import HTTPResponse, html, raw, redirect
 from sanic.response import json as json_response
 
 from displays import speech
@@ -94,7 +94,21 @@ async def index(request: Request) -> HTTPResponse:
 
 
 async def kiosk(request: Request) -> HTTPResponse:
-    return await _page(request, "kiosk.html", "取号机 Kiosk", autoprint=request.args.get("autoprint") == "1")
+    start = request.args.get("checkin")  # a kiosk set up for check-in only opens on it
+    return await _page(
+        request,
+        "kiosk.html",
+        "取号机 Kiosk",
+        autoprint=request.args.get("autoprint") == "1",
+        checkin=start if start in ("booking", "phone") else None,
+    )
+
+
+async def checkin(request: Request) -> HTTPResponse:
+    """The old check-in address: check-in is on the kiosk page now, keypad, camera and ID card."""
+    kept = [(k, v) for k, values in request.args.items() if k != "checkin" for v in values]
+    query = urlencode([*kept, ("checkin", "booking")])
+    return redirect(f"/kiosk?{query}")
 
 
 async def board(request: Request) -> HTTPResponse:
@@ -233,6 +247,7 @@ async def api_docs(request: Request) -> HTTPResponse:
 def register(app: Sanic) -> None:
     app.add_route(index, "/", name="page_index")
     app.add_route(kiosk, "/kiosk", name="page_kiosk")
+    app.add_route(checkin, "/checkin", name="page_checkin")
     app.add_route(board, "/board", name="page_board")
     app.add_route(window_display, "/window/<window:int>", name="page_window")
     app.add_route(console, "/console", name="page_console")

@@ -284,7 +284,7 @@
     chosen = {};
     $("real-name").hidden = true;
     setElderly(false);
-    show("zone");
+    if (page.checkin) startCheckin(page.checkin); else show("zone");
   }
 
   function setElderly(on) {
@@ -427,6 +427,7 @@
       if (chosen.category) renderConfirm();
       if (chosen.checkin) renderCheckin();
     });
+    if (page.checkin) startCheckin(page.checkin);
     HallqFeed.connect("/ws/hall?hall=" + encodeURIComponent(page.hall), {
       snapshot: function (msg) { $("closed-banner").hidden = msg.snapshot.open; onQueues(msg.snapshot.categories); },
       event: function (msg) { onQueues(msg.queues || []); }
