@@ -238,6 +238,13 @@ async def manager_summary(request: Request) -> HTTPResponse:
     )
 
 
+async def say_wav(request: Request) -> HTTPResponse:
+    """``/voice/say.wav?hall=demo&lang=zh&text=…``: any sentence as a WAV, for pages without a device voice."""
+    voices = speech.voices(_service(request).hall)
+    wav = await speech.synthesize(voices, request.args.get("lang", "zh"), request.args.get("text", ""))
+    return raw(wav, content_type="audio/wav", headers={"Cache-Control": "max-age=86400"})
+
+
 async def api_docs(request: Request) -> HTTPResponse:
     from queue_server.api import openapi_document
 
@@ -260,6 +267,6 @@ def register(app: Sanic) -> None:
     app.add_route(pad_ticket, "/pages/pad/<window:int>", name="page_pad_ticket")
     app.add_route(manager_summary, "/pages/manager", name="page_manager_summary")
     app.add_route(api_docs, "/api/docs", name="page_api_docs")
-    app.add_route(speech.say_wav, "/voice/say.wav", name="page_voice_say")
+    app.add_route(say_wav, "/voice/say.wav", name="page_voice_say")
     if STATIC.is_dir():
         app.static("/static", STATIC, name="static")

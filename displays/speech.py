@@ -14,13 +14,12 @@ import asyncio
 import shutil
 from collections import OrderedDict
 
-from sanic import Request
-from sanic.response import HTTPResponse, raw
-
 from queue_server.api import ApiError
+from queue_server.config import Hall
 
-# The page's language → espeak-ng voice (``espeak-ng --voices`` lists them).
-VOICES = {"zh": "cmn", "en": "en-us", "ug": "ug", "kk": "kk"}
+# The built-in languages' espeak-ng voices; a hall's further languages (config ``languages``)
+# name theirs (``espeak-ng --voices`` lists them).
+VOICES = {"zh": "cmn", "en": "en-us"}
 MAX_CHARS = 300  # a sentence, not a document
 CACHE_ENTRIES = 512  # a few MB of short WAVs
 RATE_WPM = 150  # the speed the recorded clips were made at (scripts/build-voice.sh)
@@ -29,12 +28,17 @@ _cache: OrderedDict[tuple[str, str], bytes] = OrderedDict()
 _running = asyncio.Semaphore(2)  # 2 cores, shared with the hall
 
 
-def _check(lang: str, text: str) -> str:
+def voices(hall: Hall) -> dict[str, str]:
+    """The hall's languages → their espeak-ng voices."""
+    return VOICES | {lang.code: lang.voice or lang.code for lang in hall.languages}
+
+
+def _check(known: dict[str, str], lang: str, text: str) -> str:
     """The espeak-ng voice for ``lang``; a clear 4xx for what cannot be said."""
-    voice = VOICES.get(lang)
+    voice = known.get(lang)
     if voice is None:
         raise ApiError(
-            422, "invalid", f"不支持的朗读语言 {lang!r}，可用：{'、'.join(VOICES)} (unknown speech language)", "lang"
+            422, "invalid", f"不支持的朗读语言 {lang!r}，可用：{'、'.join(known)} (unknown speech language)", "lang"
         )
     if not text.strip():
         raise ApiError(422, "invalid", "朗读内容不能为空 (text is empty)", "text")
@@ -47,10 +51,10 @@ def _check(lang: str, text: str) -> str:
     return voice
 
 
-async def synthesize(lang: str, text: str) -> bytes:
-    """The WAV of ``text`` in ``lang`` (cached)."""
-    voice = _check(lang, text)
-    key = (lang, text)
+async def synthesize(known: dict[str, str], lang: str, text: str) -> bytes:
+    """The WAV of ``text`` in ``lang`` (one of ``known``; cached)."""
+    voice = _check(known, lang, text)
+    key = (voice, text)
     if key in _cache:
         _cache.move_to_end(key)
         return _cache[key]
@@ -67,9 +71,3 @@ async def synthesize(lang: str, text: str) -> bytes:
     if len(_cache) > CACHE_ENTRIES:
         _cache.popitem(last=False)
     return wav
-
-
-async def say_wav(request: Request) -> HTTPResponse:
-    """``/voice/say.wav?lang=zh&text=…``: the sentence as a WAV file."""
-    wav = await synthesize(request.args.get("lang", "zh"), request.args.get("text", ""))
-    return raw(wav, content_type="audio/wav", headers={"Cache-Control": "max-age=86400"})

@@ -238,6 +238,7 @@ async def get_hall(request: Request, hall: str) -> HTTPResponse:
             "outcomes": {k: {"zh": v[0], "en": v[1]} for k, v in OUTCOMES.items()},
             "rating_levels": {str(k): {"zh": v[0], "en": v[1]} for k, v in RATING_LEVELS.items()},
             "announcements": h.announcements.model_dump(),
+            "languages": [lang.model_dump() for lang in h.languages],
         }
     )
 

@@ -321,17 +321,52 @@ class Announcements(_Model):
     @field_validator("call", "recall", "call_en", "recall_en")
     @classmethod
     def _placeholders(cls, text: str) -> str:
-        names = set(re.findall(r"{(\w*)}", text))
-        unknown = names - {"ticket", "window"}
-        if unknown:
-            first = sorted(unknown)[0]
-            raise Invalid(
-                f"未知占位符 {{{first}}}，请用 {{ticket}} 和 {{window}}",
-                f"unknown placeholder {{{first}}}; use {{ticket}} and {{window}}",
-            )
-        if "ticket" not in names:
-            raise Invalid("文本须包含 {ticket}", "the text must contain {ticket}")
-        return text
+        return _announcement_template(text)
+
+
+def _announcement_template(text: str) -> str:
+    """A call template: ``{ticket}`` required, ``{window}`` allowed, nothing else."""
+    names = set(re.findall(r"{(\w*)}", text))
+    unknown = names - {"ticket", "window"}
+    if unknown:
+        first = sorted(unknown)[0]
+        raise Invalid(
+            f"未知占位符 {{{first}}}，请用 {{ticket}} 和 {{window}}",
+            f"unknown placeholder {{{first}}}; use {{ticket}} and {{window}}",
+        )
+    if "ticket" not in names:
+        raise Invalid("文本须包含 {ticket}", "the text must contain {ticket}")
+    return text
+
+
+class Language(_Model):
+    """A language of the hall beyond Chinese and English (e.g. Uyghur ``ug``, Kazakh ``kk``).
+
+    ``name`` is shown as written on the kiosk's language buttons; ``call``/``recall`` are the
+    announcement templates in that language; ``labels`` give the pages' text in it, keyed by
+    the Chinese original (zone, category and group names too) — what has no label shows in
+    Chinese. ``voice`` is the espeak-ng voice the server reads it with (default: the code).
+    """
+
+    code: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+    name: str = Field(min_length=1, max_length=40)
+    direction: Literal["ltr", "rtl"] = "ltr"
+    voice: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,39}$")] | None = None
+    call: str
+    recall: str
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("code")
+    @classmethod
+    def _not_builtin(cls, code: str) -> str:
+        if code in ("zh", "en"):
+            raise Invalid(f"{code} 是内置语言，无需配置", f"{code} is built in; list only further languages")
+        return code
+
+    @field_validator("call", "recall")
+    @classmethod
+    def _templates(cls, text: str) -> str:
+        return _announcement_template(text)
 
 
 class Demand(_Model):
@@ -576,6 +611,7 @@ class Hall(_Model):
     no_show_recall_minutes: float = Field(default=10, ge=0)
     policy: Policy = Field(default_factory=Policy)
     announcements: Announcements = Field(default_factory=Announcements)
+    languages: list[Language] = Field(default_factory=list)
     targets: Targets = Field(default_factory=Targets)
     priority_groups: list[PriorityGroup] = Field(default_factory=list)
     zones: list[Zone] = Field(min_length=1)
@@ -591,6 +627,15 @@ class Hall(_Model):
     roster: RosterSettings = Field(default_factory=RosterSettings)
     rebalance: RebalanceSettings = Field(default_factory=RebalanceSettings)
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+
+    @field_validator("languages")
+    @classmethod
+    def _unique_languages(cls, value: list[Language]) -> list[Language]:
+        codes = [lang.code for lang in value]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise Invalid(f"语言 {twice[0]} 重复", f"language {twice[0]!r} is listed twice")
+        return value
 
     @field_validator("timezone")
     @classmethod

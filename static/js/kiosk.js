@@ -132,7 +132,7 @@
     else if (k === "clear") checkin.value = "";
     else if (checkin.value.length < m.max) checkin.value += k;
     renderEntry();
-    if (guide) say(k === "del" ? I18n.t("删除", "delete") : k === "clear" ? I18n.t("清空", "cleared") : spell(k));
+    if (guide) { if (k === "del") say("删除", "delete"); else if (k === "clear") say("清空", "cleared"); else say(spell(k), k); }
   }
 
   function submitCheckin(body) {
@@ -182,7 +182,7 @@
     $("real-name").hidden = false;
     $("real-name").innerHTML = I18n.both("已读取身份证 " + id.slice(0, 3) + "***********" + id.slice(-4) + "，实名取号",
       "ID card read (" + id.slice(0, 3) + "…" + id.slice(-4) + "): a real-name ticket");
-    if (guide) say(I18n.t("已读取身份证", "ID card read"));
+    if (guide) say("已读取身份证", "ID card read");
   }
 
   /* The camera: BarcodeDetector on the kiosk camera's video, when the browser has both. */
@@ -227,7 +227,7 @@
     $("kiosk-error-text").setAttribute("data-code", e.code || "");
     $("kiosk-error").hidden = false;
     if (e.code === "hall_closed") $("closed-banner").hidden = false;
-    if (guide) { say(I18n.t(e.zh, e.en) + I18n.t("。按确认键返回", ". Press Enter to go back")); $("kiosk-error-ok").focus(); }
+    if (guide) { say(e.zh + "。按确认键返回", e.en + ". Press Enter to go back"); $("kiosk-error-ok").focus(); }
   }
 
   function take() {
@@ -271,8 +271,8 @@
     $("pt-time").textContent = hallTime(new Date());
     show("result");
     if (document.body.classList.contains("elderly") || guide) {
-      hallqVoice.say(I18n.t(zh, en), I18n.lang);
-      if (guide) say(I18n.t("按确认键打印凭条，按返回键结束", "Press Enter to print the ticket, Escape to finish"));
+      say(zh, en);
+      if (guide) say("按确认键打印凭条，按返回键结束", "Press Enter to print the ticket, Escape to finish");
     }
     if (page.autoprint) setTimeout(function () { window.print(); }, 300);
     clearTimeout(resultTimer);
@@ -308,15 +308,20 @@
     result: ["", ""]
   };
 
-  function say(text) { return hallqVoice.say(text, I18n.lang); }
-  function spell(k) { return /\d/.test(k) && I18n.lang !== "en" ? "零一二三四五六七八九"[+k] : k; }
+  /* Say it in the page's language (a further language where the config has its words, else Chinese). */
+  function say(zh, en) { return hallqVoice.say(I18n.t(zh, en), I18n.tLang(zh)); }
+  function spell(k) { return /\d/.test(k) ? "零一二三四五六七八九"[+k] : k; }
 
   function label(el) {
-    var parts = el.querySelectorAll(I18n.lang === "en" ? ".en" : ".zh");
-    var text = parts.length ? Array.prototype.map.call(parts, function (p) { return p.textContent; }).join("，") : el.textContent;
-    if (el.getAttribute("aria-pressed") === "true" || el.getAttribute("aria-selected") === "true") text += I18n.t("，已选", ", selected");
-    if (el.disabled) text += I18n.t("，不可用", ", unavailable");
-    return text.replace(/\s+/g, " ").trim();
+    function texts(cls) {
+      var parts = el.querySelectorAll(cls);
+      var text = parts.length ? Array.prototype.map.call(parts, function (p) { return p.textContent; }).join("，") : el.textContent;
+      return text.replace(/\s+/g, " ").trim();
+    }
+    var out = [texts(".zh"), texts(".en")];
+    if (el.getAttribute("aria-pressed") === "true" || el.getAttribute("aria-selected") === "true") out = [out[0] + "，已选", out[1] + ", selected"];
+    if (el.disabled) out = [out[0] + "，不可用", out[1] + ", unavailable"];
+    return out;
   }
 
   function focusables() {
@@ -330,7 +335,7 @@
     var i = list.indexOf(document.activeElement);
     var next = list[(i < 0 ? (by > 0 ? 0 : list.length - 1) : (i + by + list.length) % list.length)];
     next.focus();
-    say(label(next));
+    say.apply(null, label(next));
   }
 
   function announceStep() {
@@ -338,14 +343,16 @@
     if (step === "result") return;  // the result says itself
     var list = focusables();
     if (list.length) list[0].focus();
-    say(I18n.t(h[0], h[1]) + (list.length ? "。" + label(list[0]) : ""));
+    var first = list.length ? label(list[0]) : ["", ""];
+    if (I18n.tLang(h[0]) === I18n.tLang(first[0])) say(h[0] + (list.length ? "。" + first[0] : ""), h[1] + (list.length ? ". " + first[1] : ""));
+    else { say(h[0], h[1]); say(first[0], first[1]); }  // each part in its own language
   }
 
   function startGuide() {
     guide = true;
     document.body.classList.add("guide");
-    say(I18n.t("语音引导已开启。用上下方向键选择，按确认键确定，按返回键回到上一步。",
-      "Audio guidance is on. Use the arrow keys to choose, Enter to confirm, Escape to go back."));
+    say("语音引导已开启。用上下方向键选择，按确认键确定，按返回键回到上一步。",
+      "Audio guidance is on. Use the arrow keys to choose, Enter to confirm, Escape to go back.");
     announceStep();
   }
 
@@ -402,7 +409,7 @@
         chosen.category = el.dataset.category; chosen.group = null; key = HallqFeed.newKey(); renderConfirm(); show("confirm");
       } else if (el.dataset.group !== undefined) {
         chosen.group = el.dataset.group || null; renderConfirm();
-        if (guide) { var again = document.querySelector('[data-group="' + (chosen.group || "") + '"]'); again.focus(); say(label(again)); }
+        if (guide) { var again = document.querySelector('[data-group="' + (chosen.group || "") + '"]'); again.focus(); say.apply(null, label(again)); }
       } else if (el.dataset.checkin) startCheckin(el.dataset.checkin);
       else if (el.dataset.mode) { checkin = { mode: el.dataset.mode, value: "" }; renderCheckin(); }
       else if (el.dataset.key) press(el.dataset.key);

@@ -188,7 +188,9 @@
         return playClips(item.speech).then(function (names) { item.clips = names; });
       }
       item.mode = "server";
-      var url = "/voice/say.wav?lang=" + encodeURIComponent(item.lang) + "&text=" + encodeURIComponent(item.speech);
+      var hall = new URLSearchParams(location.search).get("hall");  // the server knows the hall's languages
+      var url = "/voice/say.wav?lang=" + encodeURIComponent(item.lang) + "&text=" + encodeURIComponent(item.speech) +
+        (hall ? "&hall=" + encodeURIComponent(hall) : "");
       var c = audio();
       var wav = fetch(url).then(function (r) {
         if (!r.ok) throw new Error("speech " + r.status);
