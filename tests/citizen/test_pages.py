@@ -14,7 +14,7 @@ from queue_server.config import load_config
 from tests.conftest import free_port
 from tests.server.conftest import HALL, SECRET, Server, write_test_config
 
-from .conftest import TEST_APPOINTMENTS, id_number
+from .conftest import TEST_APPOINTMENTS, book_household, id_number
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +34,6 @@ def page(browser: Browser) -> Iterator[Page]:
     pg.set_default_timeout(10_000)
     yield pg
     context.close()
-
-
-def _book_api(server: Server, serial: int) -> dict[str, Any]:
-    slots = server.get(f"{HALL}/appointments/slots?category=household").body["slots"]
-    slot = next(s for s in slots if s["left"] > 0)
-    body = {"category": "household", "slot_start": slot["start"], "name": "钱多多", "id_number": id_number(serial)}
-    made = server.post(f"{HALL}/appointments", body | {"phone": "13600001111"})
-    assert made.status == 201, made.body
-    return dict(made.body)
 
 
 def test_booking_page_books_with_masked_data_and_cancels(live, page):
@@ -78,7 +69,7 @@ def test_booking_page_books_with_masked_data_and_cancels(live, page):
 def test_check_in_is_on_the_kiosk_page(live, page):
     """The old /checkin address opens the kiosk on its check-in step (tests/pages/test_kiosk_checkin.py tests it)."""
     server, authority = live
-    booking = _book_api(server, 502)
+    booking = book_household(server, 502)
     page.goto(server.base + f"/checkin?hall=demo&token={authority.device_token('kiosk-1')}")
     assert "/kiosk?" in page.url and "checkin=booking" in page.url
     expect(page.locator("#step-checkin")).to_be_visible()

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from queue_server.auth import Authority
 from queue_server.config import load_config
-from tests.citizen.conftest import TEST_APPOINTMENTS, id_number
+from tests.citizen.conftest import TEST_APPOINTMENTS, book_household, id_number
 from tests.conftest import LIVE_TZ_NAME
 from tests.pages.conftest import CHROMIUM, CHROMIUM_ARGS, HALL, keep_for_docs, screenshot
 from tests.server.conftest import SECRET, Server, write_test_config
@@ -53,15 +53,6 @@ def kiosk(page: Page, server: Server, authority: Authority, size: dict[str, int]
     page.set_viewport_size(size)
     page.goto(f"{server.base}/kiosk?hall=demo&token={authority.device_token('kiosk-1')}")
     expect(page.locator("#conn")).to_have_attribute("data-state", "ok")
-
-
-def book(server: Server, serial: int) -> dict[str, Any]:
-    slots = server.get(f"{HALL}/appointments/slots?category=household").body["slots"]
-    slot = next(s for s in slots if s["left"] > 0)
-    body = {"category": "household", "slot_start": slot["start"], "name": "钱多多", "id_number": id_number(serial)}
-    made = server.post(f"{HALL}/appointments", body | {"phone": "13600001111"})
-    assert made.status == 201, made.body
-    return dict(made.body)
 
 
 def booking_state(server: Server, booking: dict[str, Any]) -> str:
@@ -104,7 +95,7 @@ def test_every_screen_fits_portrait_and_landscape(page: Page, hall, size):
 
 def test_check_in_with_the_on_screen_keypad(page: Page, hall):
     server, authority = hall
-    booking = book(server, 601)
+    booking = book_household(server, 601)
     remote = server.post(f"{HALL}/tickets", {"category": "tax", "channel": "phone", "phone": "13900009999"})
     assert remote.status == 201, remote.body
     kiosk(page, server, authority, PORTRAIT)
@@ -152,7 +143,7 @@ def test_the_tickets_qr_code_uses_the_public_address_and_the_halls_clock(page: P
 
 def test_an_id_card_read_checks_in_and_makes_a_walk_in_ticket_real_name(page: Page, hall):
     server, authority = hall
-    booking = book(server, 602)
+    booking = book_household(server, 602)
     kiosk(page, server, authority)
     page.click("[data-checkin=booking]")
     # a keyboard-wedge reader types the number fast and presses Enter
@@ -228,7 +219,7 @@ window.BarcodeDetector = class {
 
 def test_check_in_by_holding_the_bookings_qr_code_to_the_camera(hall, browser: Browser, tmp_path):
     server, authority = hall
-    booking = book(server, 604)
+    booking = book_household(server, 604)
     text = f"https://zwfw.example.gov.cn/hall/booking?hall=demo&booking={booking['booking']}"
     x0, y0 = _qr_frame(tmp_path / "qr.y4m", text)
     camera = browser.browser_type.launch(
@@ -247,6 +238,7 @@ def test_check_in_by_holding_the_bookings_qr_code_to_the_camera(hall, browser: B
         pg.click("[data-checkin=booking]")
         expect(pg.locator("#scan")).to_be_visible()
         screenshot(pg, "kiosk-scan")
+        keep_for_docs("kiosk-scan")
         expect(pg.locator("#result-number")).to_have_text(re.compile(r"^J\d{3}$"), timeout=15000)
         assert booking_state(server, booking) == "checked_in"
     finally:
