@@ -391,7 +391,9 @@
     token = new URLSearchParams(location.search).get("token") || "";
     renderZones();
     // the kiosk's own taps and keys unlock sound: no separate button
-    ["pointerdown", "keydown"].forEach(function (t) { document.addEventListener(t, function () { hallqVoice.enable(); }, true); });
+    ["pointerdown", "keydown"].forEach(function (t) {
+      document.addEventListener(t, function () { if (!hallqVoice.soundAllowed()) hallqVoice.enable(); }, true);
+    });
     document.addEventListener("keydown", onKey);
     window.addEventListener("message", function (ev) {
       if (ev.source === window && ev.data && ev.data.type === "hallq:id-card") onIdCard(ev.data.id_number);
