@@ -35,6 +35,7 @@ from . import api
 from .api import API, ApiError, Route, _Body, _in_hall, _principal, _run, _service, parse_body
 from .commands import MoveClerk
 from .config import Hall
+from .errors import HallqError
 
 HALL = API + "/halls/<hall:str>"
 MANAGER = ("manager",)
@@ -123,6 +124,8 @@ async def run_roster(request: Request, hall: str) -> HTTPResponse:
                 reasons.append(f"……另有 {more} 项 (and {more} more)")
             message = "无法排班 (no roster meets the requirements): " + "；".join(reasons)
             raise ApiError(422, "roster_infeasible", message) from None
+        except HallqError as exc:  # out of time before any roster was found: the manager can give it longer
+            raise ApiError(422, "roster_time_limit", str(exc), "time_limit_seconds") from None
     finally:
         await service.store.release_lease(hall, "roster")
     h: Hall = service.hall

@@ -71,7 +71,7 @@ class Server:
     def ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> None:
+    def start(self, timeout: float = 60) -> None:
         cmd = [
             sys.executable,
             "-m",
@@ -100,7 +100,8 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"server did not become ready:\n{self.log.read_text()}")
+        self.stop(kill=True)  # never leave a half-started server (and its Popen) behind
+        raise RuntimeError(f"server did not become ready in {timeout:g} s:\n{self.log.read_text()}")
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is None:
