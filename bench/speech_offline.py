@@ -23,7 +23,7 @@ from displays import speech
 SENTENCES = [
     ("zh", "您已领取L001号，前方等待3人，预计等待约15分钟（8–23分钟）"),
     ("en", "You have number L001. 3 ahead of you; estimated wait about 15 minutes"),
-    ("zh", "语音引导已开启。用上下方向键选择，按确认键确定，按返回键回到上一步。"),
+    ("zh", "用上下方向键选择，按确认键确定，按返回键回到上一步"),
     ("ug", "ئىش بېجىرىش رايونىنى تاللاڭ"),
 ]
 

@@ -3,9 +3,9 @@
 The pages speak with the device's own voice when it has one, else with the recorded clips
 in ``static/voice/`` (the call sentence). Anything else — the kiosk's read-aloud, English,
 a hall's own template words, the spoken prompts of the blind flow — comes from here:
-``GET /voice/say.wav?lang=zh&text=…``. espeak-ng runs as a subprocess (never in the event
-loop), at most two at a time, and each answer is kept in memory, so a sentence a hall says
-all day is synthesized once.
+``GET /voice/say.wav?hall=demo&lang=zh&text=…`` (the route is in displays/pages.py).
+espeak-ng runs as a subprocess (never in the event loop), at most two at a time, and each
+answer is kept in memory, so a sentence a hall says all day is synthesized once.
 """
 
 from __future__ import annotations

@@ -349,8 +349,8 @@
   function startGuide() {
     guide = true;
     document.body.classList.add("guide");
-    say("语音引导已开启。用上下方向键选择，按确认键确定，按返回键回到上一步。",
-      "Audio guidance is on. Use the arrow keys to choose, Enter to confirm, Escape to go back.");
+    say("语音引导已开启", "Audio guidance is on");  // short sentences: each is heard whole
+    say("用上下方向键选择，按确认键确定，按返回键回到上一步", "Use the arrow keys to choose, Enter to confirm, Escape to go back");
     announceStep();
   }
 
