@@ -1,8 +1,9 @@
-"""Pages for citizens and accountability: booking (预约), kiosk check-in (签到),
+"""Pages for citizens and accountability: booking (预约),
 remote tickets (线上取号), bad-rating follow-ups (差评整改) and reports (统计报表).
 
 The pages are shells; their data comes from the JSON API (``/api/v1``) through the
-scripts in ``static/js``. Nothing personal is rendered server-side.
+scripts in ``static/js``. Nothing personal is rendered server-side. Check-in (签到) is
+on the kiosk page itself (``/checkin`` leads there).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ env = Environment(loader=FileSystemLoader(ROOT / "templates"), autoescape=select
 
 PAGES: tuple[tuple[str, str, str], ...] = (
     ("/booking", "booking.html", "预约办理 Book an appointment"),
-    ("/checkin", "booking_checkin.html", "取号机签到 Kiosk check-in"),
     ("/remote", "booking_remote.html", "线上取号 Take a ticket on your phone"),
     ("/followups", "followups.html", "差评整改 Rating follow-ups"),
     ("/reports", "report.html", "统计报表 Reports"),

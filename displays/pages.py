@@ -18,15 +18,16 @@ import io
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sanic import Request, Sanic
-from sanic.response import HTTPResponse, html, raw
+from sanic.response import HTTPResponse, html, raw, redirect
 from sanic.response import json as json_response
 
+from displays import speech
 from queue_server import api
 from queue_server.auth import Principal
 from queue_server.hall import HallService
@@ -93,7 +94,21 @@ async def index(request: Request) -> HTTPResponse:
 
 
 async def kiosk(request: Request) -> HTTPResponse:
-    return await _page(request, "kiosk.html", "取号机 Kiosk", autoprint=request.args.get("autoprint") == "1")
+    start = request.args.get("checkin")  # a kiosk set up for check-in only opens on it
+    return await _page(
+        request,
+        "kiosk.html",
+        "取号机 Kiosk",
+        autoprint=request.args.get("autoprint") == "1",
+        checkin=start if start in ("booking", "phone") else None,
+    )
+
+
+async def checkin(request: Request) -> HTTPResponse:
+    """The old check-in address: check-in is on the kiosk page now, keypad, camera and ID card."""
+    kept = [(k, v) for k, values in request.args.items() if k != "checkin" for v in values]
+    query = urlencode([*kept, ("checkin", "booking")])
+    return redirect(f"/kiosk?{query}")
 
 
 async def board(request: Request) -> HTTPResponse:
@@ -161,10 +176,17 @@ def _find_ticket(service: HallService, ticket: str) -> str | None:
 # ------------------------------------------------------------------ helpers for the pages
 
 
-def tracker_url(request: Request, hall: str, ticket: str) -> str:
-    """The absolute address of a ticket's tracker page, as the citizen's phone will open it."""
-    host = request.headers.get("host") or f"{request.server_name}:{request.server_port}"
-    return f"{request.scheme}://{host}/t/{quote(ticket)}?hall={quote(hall)}"
+def tracker_url(request: Request, service: HallService, ticket: str) -> str:
+    """The absolute address of a ticket's tracker page, as the citizen's phone will open it.
+
+    The hall's ``kiosk.public_base_url`` when configured: the kiosk's own address is often
+    one a phone cannot reach (an internal name, 127.0.0.1 on the kiosk itself).
+    """
+    base = service.hall.kiosk.public_base_url
+    if base is None:
+        host = request.headers.get("host") or f"{request.server_name}:{request.server_port}"
+        base = f"{request.scheme}://{host}"
+    return f"{base}/t/{quote(ticket)}?hall={quote(service.hall.id)}"
 
 
 async def qr_code(request: Request, name: str) -> HTTPResponse:
@@ -174,7 +196,7 @@ async def qr_code(request: Request, name: str) -> HTTPResponse:
     if not name.endswith(".svg") or ticket not in service.state.tickets:
         raise api.ApiError(404, "unknown_ticket", f"找不到票号 {ticket} (no such ticket)", "ticket")
     out = io.BytesIO()
-    segno.make(tracker_url(request, service.hall.id, ticket), error="m").save(
+    segno.make(tracker_url(request, service, ticket), error="m").save(
         out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True
     )
     return raw(out.getvalue(), content_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
@@ -216,6 +238,13 @@ async def manager_summary(request: Request) -> HTTPResponse:
     )
 
 
+async def say_wav(request: Request) -> HTTPResponse:
+    """``/voice/say.wav?hall=demo&lang=zh&text=…``: any sentence as a WAV, for pages without a device voice."""
+    voices = speech.voices(_service(request).hall)
+    wav = await speech.synthesize(voices, request.args.get("lang", "zh"), request.args.get("text", ""))
+    return raw(wav, content_type="audio/wav", headers={"Cache-Control": "max-age=86400"})
+
+
 async def api_docs(request: Request) -> HTTPResponse:
     from queue_server.api import openapi_document
 
@@ -225,6 +254,7 @@ async def api_docs(request: Request) -> HTTPResponse:
 def register(app: Sanic) -> None:
     app.add_route(index, "/", name="page_index")
     app.add_route(kiosk, "/kiosk", name="page_kiosk")
+    app.add_route(checkin, "/checkin", name="page_checkin")
     app.add_route(board, "/board", name="page_board")
     app.add_route(window_display, "/window/<window:int>", name="page_window")
     app.add_route(console, "/console", name="page_console")
@@ -237,5 +267,6 @@ def register(app: Sanic) -> None:
     app.add_route(pad_ticket, "/pages/pad/<window:int>", name="page_pad_ticket")
     app.add_route(manager_summary, "/pages/manager", name="page_manager_summary")
     app.add_route(api_docs, "/api/docs", name="page_api_docs")
+    app.add_route(say_wav, "/voice/say.wav", name="page_voice_say")
     if STATIC.is_dir():
         app.static("/static", STATIC, name="static")

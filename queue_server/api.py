@@ -23,7 +23,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from .auth import CITIZEN, Principal
+from .auth import CITIZEN, Authority, Principal
 from .commands import (
     CallNext,
     CancelTicket,
@@ -44,6 +44,7 @@ from .commands import (
 from .config import pydantic_zh
 from .hall import HallService
 from .model import OUTCOMES, RATING_LEVELS
+from .privacy import PersonalDataError, check_id_number
 from .views import hall_snapshot, materials, ticket_status
 
 API = "/api/v1"
@@ -78,6 +79,9 @@ class IssueBody(_Body):
     phone: str | None = Field(default=None, pattern=r"^1\d{10}$", description="for notices; never shown unmasked")
     appointment_start: float | None = None
     appointment_end: float | None = None
+    id_number: str | None = Field(
+        default=None, max_length=20, description="from the kiosk's ID-card reader: a real-name ticket; kept hashed"
+    )
 
 
 class TokenBody(_Body):
@@ -234,6 +238,7 @@ async def get_hall(request: Request, hall: str) -> HTTPResponse:
             "outcomes": {k: {"zh": v[0], "en": v[1]} for k, v in OUTCOMES.items()},
             "rating_levels": {str(k): {"zh": v[0], "en": v[1]} for k, v in RATING_LEVELS.items()},
             "announcements": h.announcements.model_dump(),
+            "languages": [lang.model_dump() for lang in h.languages],
         }
     )
 
@@ -299,7 +304,13 @@ async def issue_ticket(request: Request, hall: str) -> HTTPResponse:
         raise ApiError(409, "hall_closed", "大厅当前不在办公时间，暂停取号 (the hall is closed now)")
     phone_key = authority.phone_key(body.phone) if body.phone else None
     cmd = IssueTicket(
-        body.category, body.channel, body.priority_group, body.appointment_start, body.appointment_end, phone_key
+        body.category,
+        body.channel,
+        body.priority_group,
+        body.appointment_start,
+        body.appointment_end,
+        phone_key,
+        _person_key(authority, body.id_number),
     )
     result = await service.execute(cmd, principal.actor, _idempotency_key(request))
     ticket = service.state.tickets.get(result["ticket"])
@@ -309,6 +320,16 @@ async def issue_ticket(request: Request, hall: str) -> HTTPResponse:
     if ticket is not None:
         out["status"] = ticket_status(service.hall, service.state, ticket, service.clock.now(), service.twin_wait)
     return json_response(out, status=201)
+
+
+def _person_key(authority: Authority, id_number: str | None) -> str | None:
+    """The keyed hash of a checked ID number (never the number itself), or None without one."""
+    if id_number is None:
+        return None
+    try:
+        return authority.person_key(check_id_number(id_number))
+    except PersonalDataError as exc:
+        raise ApiError(422, "invalid", exc.message, exc.field) from None
 
 
 def _local(service: HallService) -> datetime:

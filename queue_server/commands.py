@@ -54,6 +54,7 @@ class IssueTicket(Command):
     appointment_start: float | None = None
     appointment_end: float | None = None
     phone_key: str | None = None  # keyed hash of a remote ticket's phone (never the number)
+    person_key: str | None = None  # keyed hash of the ID number read at the kiosk (real-name ticket)
 
 
 @dataclass(frozen=True)
@@ -417,6 +418,8 @@ def _issue(hall: Hall, state: HallState, cmd: IssueTicket, now: float) -> Decisi
         extra["appointment_end"] = cmd.appointment_end
     if cmd.channel == "phone":
         extra |= _remote(hall, state, cmd, now)
+    if cmd.person_key is not None:
+        extra["person_key"] = _real_name(hall, state, cmd.person_key, now)
     return _new_ticket(hall, state, cat.id, cmd.channel, now, extra)
 
 
@@ -439,6 +442,22 @@ def _remote(hall: Hall, state: HallState, cmd: IssueTicket, now: float) -> dict[
             )
         out["phone_key"] = cmd.phone_key
     return out
+
+
+def _real_name(hall: Hall, state: HallState, person_key: str, now: float) -> str:
+    """A real-name ticket (ID card read at the kiosk): one person takes at most ``kiosk.per_person_per_day``."""
+    limit = hall.kiosk.per_person_per_day
+    today = _local(hall, now).date().isoformat() == state.day
+    taken = state.person_issued_today.get(person_key, 0) if today else 0
+    if taken >= limit:
+        raise _reject(
+            "person_cap_reached",
+            f"您今日已取号{taken}次，已达每人每日上限，如需帮助请咨询导办人员"
+            f" (you reached today's limit of {limit} tickets per person)",
+            "id_number",
+            429,
+        )
+    return person_key
 
 
 def _new_ticket(

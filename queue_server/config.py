@@ -14,6 +14,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -345,17 +346,52 @@ class Announcements(_Model):
     @field_validator("call", "recall", "call_en", "recall_en")
     @classmethod
     def _placeholders(cls, text: str) -> str:
-        names = set(re.findall(r"{(\w*)}", text))
-        unknown = names - {"ticket", "window"}
-        if unknown:
-            first = sorted(unknown)[0]
-            raise Invalid(
-                f"未知占位符 {{{first}}}，请用 {{ticket}} 和 {{window}}",
-                f"unknown placeholder {{{first}}}; use {{ticket}} and {{window}}",
-            )
-        if "ticket" not in names:
-            raise Invalid("文本须包含 {ticket}", "the text must contain {ticket}")
-        return text
+        return _announcement_template(text)
+
+
+def _announcement_template(text: str) -> str:
+    """A call template: ``{ticket}`` required, ``{window}`` allowed, nothing else."""
+    names = set(re.findall(r"{(\w*)}", text))
+    unknown = names - {"ticket", "window"}
+    if unknown:
+        first = sorted(unknown)[0]
+        raise Invalid(
+            f"未知占位符 {{{first}}}，请用 {{ticket}} 和 {{window}}",
+            f"unknown placeholder {{{first}}}; use {{ticket}} and {{window}}",
+        )
+    if "ticket" not in names:
+        raise Invalid("文本须包含 {ticket}", "the text must contain {ticket}")
+    return text
+
+
+class Language(_Model):
+    """A language of the hall beyond Chinese and English (e.g. Uyghur ``ug``, Kazakh ``kk``).
+
+    ``name`` is shown as written on the kiosk's language buttons; ``call``/``recall`` are the
+    announcement templates in that language; ``labels`` give the pages' text in it, keyed by
+    the Chinese original (zone, category and group names too) — what has no label shows in
+    Chinese. ``voice`` is the espeak-ng voice the server reads it with (default: the code).
+    """
+
+    code: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]
+    name: str = Field(min_length=1, max_length=40)
+    direction: Literal["ltr", "rtl"] = "ltr"
+    voice: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,39}$")] | None = None
+    call: str
+    recall: str
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("code")
+    @classmethod
+    def _not_builtin(cls, code: str) -> str:
+        if code in ("zh", "en"):
+            raise Invalid(f"{code} 是内置语言，无需配置", f"{code} is built in; list only further languages")
+        return code
+
+    @field_validator("call", "recall")
+    @classmethod
+    def _templates(cls, text: str) -> str:
+        return _announcement_template(text)
 
 
 class Demand(_Model):
@@ -407,6 +443,34 @@ class RemoteTickets(_Model):
 
     enabled: bool = True
     per_phone_per_day: int = Field(default=3, ge=1)
+
+
+class KioskSettings(_Model):
+    """The kiosks (取号机): where a ticket's QR code points, and real-name tickets.
+
+    ``public_base_url`` is the address citizens' phones reach the hall server at (e.g.
+    ``https://qh.example.gov.cn``): the QR code on a ticket opens ``<public_base_url>/t/<ticket>``
+    whatever address the kiosk itself uses (often an internal one). Without it the QR code
+    uses the address of the request, which only suits a demonstration.
+    A ticket taken with an ID card (the kiosk's reader) is real-name: one person takes at most
+    ``per_person_per_day`` tickets a day in this hall (the ID number is kept only as a keyed hash).
+    """
+
+    public_base_url: str | None = None
+    per_person_per_day: int = Field(default=3, ge=1, le=50)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise Invalid(
+                f"public_base_url 须为 http(s)://主机[:端口][/路径]，不能带查询参数：{value!r}",
+                f"public_base_url must be http(s)://host[:port][/path] without a query: {value!r}",
+            )
+        return value.rstrip("/")
 
 
 class FollowUps(_Model):
@@ -583,6 +647,7 @@ class Hall(_Model):
     no_show_recall_minutes: float = Field(default=10, ge=0)
     policy: Policy = Field(default_factory=Policy)
     announcements: Announcements = Field(default_factory=Announcements)
+    languages: list[Language] = Field(default_factory=list)
     targets: Targets = Field(default_factory=Targets)
     priority_groups: list[PriorityGroup] = Field(default_factory=list)
     zones: list[Zone] = Field(min_length=1)
@@ -593,10 +658,20 @@ class Hall(_Model):
     demand: Demand | None = None
     appointments: Appointments = Field(default_factory=Appointments)
     remote_tickets: RemoteTickets = Field(default_factory=RemoteTickets)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
     followups: FollowUps = Field(default_factory=FollowUps)
     roster: RosterSettings = Field(default_factory=RosterSettings)
     rebalance: RebalanceSettings = Field(default_factory=RebalanceSettings)
     simulation: SimulationSettings = Field(default_factory=SimulationSettings)
+
+    @field_validator("languages")
+    @classmethod
+    def _unique_languages(cls, value: list[Language]) -> list[Language]:
+        codes = [lang.code for lang in value]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise Invalid(f"语言 {twice[0]} 重复", f"language {twice[0]!r} is listed twice")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -129,6 +129,7 @@ class Ticket:
     rating: int | None = None
     booking: str | None = None  # the booking code a check-in turned into this ticket
     phone_key: str | None = None  # keyed hash of the phone of a remote ticket (daily caps, check-in)
+    person_key: str | None = None  # keyed hash of the ID number of a real-name kiosk ticket (per-person limit)
     arrived: bool = True  # a remote (phone) ticket is False until checked in at the kiosk
 
     def public(self) -> dict[str, Any]:
@@ -235,6 +236,7 @@ class HallState:
     bookings: dict[str, Booking] = field(default_factory=dict)  # code -> booking
     slot_booked: dict[str, int] = field(default_factory=dict)  # slot_key(category, start) -> live bookings
     phone_issued_today: dict[str, int] = field(default_factory=dict)  # phone key -> remote tickets today
+    person_issued_today: dict[str, int] = field(default_factory=dict)  # person key -> real-name tickets today
     followups: dict[str, FollowUp] = field(default_factory=dict)
     # Staffed spans of windows, [window, clerk, from, to or None while open]: the time on duty
     # that utilisation divides by (a window paused is still staffed). Spans older than a day
@@ -275,6 +277,7 @@ def _start_day(state: HallState, day: str, at: float) -> None:
     state.counters = {}
     state.issued_today = {}
     state.phone_issued_today = {}
+    state.person_issued_today = {}
     for tid in [tid for tid, t in state.tickets.items() if t.day != day and t.state not in ACTIVE_AT_WINDOW]:
         state.dequeue(state.tickets.pop(tid))
 
@@ -313,12 +316,15 @@ def apply_event(state: HallState, event: Event) -> None:
             appointment_end=d.get("appointment_end"),
             booking=d.get("booking"),
             phone_key=d.get("phone_key"),
+            person_key=d.get("person_key"),
             arrived=d.get("arrived", True),
         )
         state.tickets[t.id] = t
         state.enqueue(t)
         if t.phone_key:
             state.phone_issued_today[t.phone_key] = state.phone_issued_today.get(t.phone_key, 0) + 1
+        if t.person_key:
+            state.person_issued_today[t.person_key] = state.person_issued_today.get(t.person_key, 0) + 1
         if t.booking and t.booking in state.bookings:
             booking = state.bookings[t.booking]
             booking.state, booking.ticket = ("late" if d.get("late") else "checked_in"), t.id

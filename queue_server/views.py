@@ -57,11 +57,15 @@ PUBLIC_FIELDS = frozenset(
 
 
 def announcement(hall: Hall, number: str, window: int, recall: bool = False) -> dict[str, str]:
-    """The call as shown and spoken, from the hall's templates (zh and en)."""
+    """The call as shown and spoken, from the hall's templates: zh, en and each configured language's code."""
     a = hall.announcements
     zh = (a.recall if recall else a.call).format(ticket=number, window=window)
     en = (a.recall_en if recall else a.call_en).format(ticket=number, window=window)
-    return {"zh": zh, "en": en}
+    more = {
+        lang.code: (lang.recall if recall else lang.call).format(ticket=number, window=window)
+        for lang in hall.languages
+    }
+    return {"zh": zh, "en": en, **more}
 
 
 def public_event(hall: Hall, event: Event) -> dict[str, Any] | None:

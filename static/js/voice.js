@@ -4,8 +4,9 @@
  * only turns it into what is said: ticket numbers digit by digit (A012 → A零一二), window
  * numbers as Chinese numerals (5号窗口 → 五号窗口, 12 → 十二), 「重呼」 before a recall.
  * Each announcement is: a two-tone chime (WebAudio), then the speech — the browser's own
- * zh-CN voice when the device has one, otherwise the recorded clips in /static/voice/
- * (built offline by scripts/build-voice.sh) played back to back.
+ * voice for the language when the device has one, otherwise the recorded clips in
+ * /static/voice/ (built offline by scripts/build-voice.sh) played back to back when they cover
+ * the sentence, and for any other sentence the server's offline engine (/voice/say.wav).
  *
  * Browsers refuse sound until someone touches the page: pages show a one-time
  * 「点击开启声音」 button (#sound-enable) unless the browser was started with
@@ -88,14 +89,15 @@
 
   // -- speech: the device's zh voice, else recorded clips
 
-  function zhVoice() {
+  /* The device's own voice for a page language ("zh": zh-CN, not Cantonese or Taiwanese), or null. */
+  function deviceVoice(want) {
     if (!("speechSynthesis" in window)) return null;
     var voices = window.speechSynthesis.getVoices() || [];
-    var best = null;
+    var best = null, exact = want === "zh" ? "zh-cn" : null;
     for (var i = 0; i < voices.length; i++) {
       var lang = (voices[i].lang || "").replace("_", "-").toLowerCase();
-      if (lang === "zh-cn") return voices[i];
-      if (!best && lang.indexOf("zh") === 0 && lang !== "zh-hk" && lang !== "zh-tw") best = voices[i];
+      if (lang === exact) return voices[i];
+      if (!best && lang.split("-")[0] === want && lang !== "zh-hk" && lang !== "zh-tw") best = voices[i];
     }
     return best;
   }
@@ -104,7 +106,7 @@
     return new Promise(function (resolve) {
       var u = new SpeechSynthesisUtterance(text);
       u.voice = voice;
-      u.lang = voice.lang || "zh-CN";
+      u.lang = voice.lang;
       u.rate = 0.9 * voice.rate;
       u.onend = resolve;
       u.onerror = resolve;
@@ -147,20 +149,58 @@
   function playClips(text) {
     return loadManifest().then(function (m) {
       var names = clipsFor(text, m.clips || {});
+      return playBuffers(names.map(buffer)).then(function () { return names; });
+    });
+  }
+
+  /* Decoded sounds played back to back; resolves when the last one has been heard. */
+  function playBuffers(pending) {
+    var c = audio();
+    if (!c || !pending.length) return Promise.resolve();
+    return Promise.all(pending).then(function (bufs) {
+      var t = c.currentTime + 0.05;
+      bufs.forEach(function (b) {
+        if (!b) return;
+        var src = c.createBufferSource();
+        src.buffer = b;
+        src.playbackRate.value = voice.rate;
+        src.connect(c.destination);
+        src.start(t);
+        t += (b.duration + CLIP_GAP) / voice.rate;
+      });
+      return wait(Math.max(0, (t - c.currentTime) * 1000));
+    });
+  }
+
+  /* Is every word of ``text`` (punctuation and spaces aside) said by a recorded clip? */
+  function coveredByClips(text, clips) {
+    var rest = text.replace(/[\s，。、：；！？,.:;!?]/g, "");
+    var said = clipsFor(rest, clips).join("");
+    return said.length === rest.length;
+  }
+
+  /* Without a device voice: the recorded clips when they cover the whole sentence (the call),
+     else the server's offline engine (GET /voice/say.wav, espeak-ng); the clips are the last resort. */
+  function speakOffline(item) {
+    return loadManifest().then(function (m) {
+      if (item.lang === "zh" && coveredByClips(item.speech, m.clips || {})) {
+        item.mode = "clips";
+        return playClips(item.speech).then(function (names) { item.clips = names; });
+      }
+      item.mode = "server";
+      var hall = new URLSearchParams(location.search).get("hall");  // the server knows the hall's languages
+      var url = "/voice/say.wav?lang=" + encodeURIComponent(item.lang) + "&text=" + encodeURIComponent(item.speech) +
+        (hall ? "&hall=" + encodeURIComponent(hall) : "");
       var c = audio();
-      if (!c || !names.length) return names;
-      return Promise.all(names.map(buffer)).then(function (bufs) {
-        var t = c.currentTime + 0.05;
-        bufs.forEach(function (b) {
-          if (!b) return;
-          var src = c.createBufferSource();
-          src.buffer = b;
-          src.playbackRate.value = voice.rate;
-          src.connect(c.destination);
-          src.start(t);
-          t += (b.duration + CLIP_GAP) / voice.rate;
-        });
-        return wait(Math.max(0, (t - c.currentTime) * 1000)).then(function () { return names; });
+      var wav = fetch(url).then(function (r) {
+        if (!r.ok) throw new Error("speech " + r.status);
+        return r.arrayBuffer();
+      }).then(function (data) {
+        return new Promise(function (resolve, reject) { c.decodeAudioData(data, resolve, reject); });
+      });
+      return playBuffers([wav]).catch(function () {
+        item.mode = "clips";  // the server cannot speak: say what the clips can
+        return playClips(item.speech).then(function (names) { item.clips = names; });
       });
     });
   }
@@ -175,9 +215,10 @@
 
     /* Queue one announcement: {zh, en, recall}; returns the queued item. */
     announce: function (a) {
+      var lang = a.lang || "zh";
       var item = {
-        text: a.zh, en: a.en || "", recall: !!a.recall, chime: a.chime !== false,
-        speech: speechText(a.zh, a.recall), queuedAt: Date.now(), mode: null
+        text: a.zh, en: a.en || "", recall: !!a.recall, chime: a.chime !== false, lang: lang,
+        speech: lang === "zh" ? speechText(a.zh, a.recall) : a.zh, queuedAt: Date.now(), mode: null
       };
       voice.log.push(item);
       voice.queue.push(item);
@@ -185,8 +226,8 @@
       return item;
     },
 
-    /* Say something without a chime (kiosk result in elderly mode, tracker). */
-    say: function (zh) { return voice.announce({ zh: zh, chime: false }); },
+    /* Say something without a chime (kiosk result in elderly mode, prompts, tracker), in ``lang`` (default zh). */
+    say: function (text, lang) { return voice.announce({ zh: text, chime: false, lang: lang }); },
 
     /* The one-time tap that lets the page make sound. */
     enable: function () {
@@ -211,10 +252,9 @@
     if (!soundAllowed()) { item.mode = "muted"; return Promise.resolve(); }
     var start = item.chime ? chime() : Promise.resolve();
     return start.then(function () {
-      var v = zhVoice();
+      var v = deviceVoice(item.lang);
       if (v) { item.mode = "speech"; return speakSynth(item.speech, v); }
-      item.mode = "clips";
-      return playClips(item.speech).then(function (names) { item.clips = names; });
+      return speakOffline(item);
     });
   }
 

@@ -19,7 +19,7 @@ from queue_server.privacy import id_check_digit
 from queue_server.stores.memory import MemoryStore
 from tests.conftest import TZ
 from tests.pages.conftest import browser  # noqa: F401 - the one Chromium fixture (Debian's, headless)
-from tests.server.conftest import Server, server_factory, tokens, write_test_config  # noqa: F401 - fixtures
+from tests.server.conftest import HALL, Server, server_factory, tokens, write_test_config  # noqa: F401 - fixtures
 
 # Short slots so that a slot starting within the next 10 minutes exists at (almost) any
 # time of day: the test server runs on the wall clock, open 00:00–23:59.
@@ -45,6 +45,16 @@ def id_number(serial: int, birth: str = "19800101") -> str:
     """A valid 18-character ID number (right check digit) for tests."""
     first = f"110101{birth}{serial:03d}"
     return first + id_check_digit(first)
+
+
+def book_household(server: Server, serial: int) -> dict[str, Any]:
+    """A booking of the first household slot with room, made through the API (id_number(serial))."""
+    slots = server.get(f"{HALL}/appointments/slots?category=household").body["slots"]
+    slot = next(s for s in slots if s["left"] > 0)
+    body = {"category": "household", "slot_start": slot["start"], "name": "钱多多", "id_number": id_number(serial)}
+    made = server.post(f"{HALL}/appointments", body | {"phone": "13600001111"})
+    assert made.status == 201, made.body
+    return dict(made.body)
 
 
 def at(day: str, hhmm: str) -> float:

@@ -14,7 +14,7 @@ from queue_server.config import load_config
 from tests.conftest import free_port
 from tests.server.conftest import HALL, SECRET, Server, write_test_config
 
-from .conftest import TEST_APPOINTMENTS, id_number
+from .conftest import TEST_APPOINTMENTS, book_household, id_number
 
 
 @pytest.fixture(scope="module")
@@ -34,15 +34,6 @@ def page(browser: Browser) -> Iterator[Page]:
     pg.set_default_timeout(10_000)
     yield pg
     context.close()
-
-
-def _book_api(server: Server, serial: int) -> dict[str, Any]:
-    slots = server.get(f"{HALL}/appointments/slots?category=household").body["slots"]
-    slot = next(s for s in slots if s["left"] > 0)
-    body = {"category": "household", "slot_start": slot["start"], "name": "钱多多", "id_number": id_number(serial)}
-    made = server.post(f"{HALL}/appointments", body | {"phone": "13600001111"})
-    assert made.status == 201, made.body
-    return dict(made.body)
 
 
 def test_booking_page_books_with_masked_data_and_cancels(live, page):
@@ -75,25 +66,22 @@ def test_booking_page_books_with_masked_data_and_cancels(live, page):
     expect(mine.get_by_role("button")).to_have_count(0)
 
 
-def test_kiosk_check_in_by_code_and_by_phone(live, page):
+def test_check_in_is_on_the_kiosk_page(live, page):
+    """The old /checkin address opens the kiosk on its check-in step (tests/pages/test_kiosk_checkin.py tests it)."""
     server, authority = live
-    booking = _book_api(server, 502)
-    remote = server.post(f"{HALL}/tickets", {"category": "tax", "channel": "phone", "phone": "13900009999"})
-    assert remote.status == 201
+    booking = book_household(server, 502)
     page.goto(server.base + f"/checkin?hall=demo&token={authority.device_token('kiosk-1')}")
-    page.fill("#value", booking["booking"].lower())
-    page.click("#go")
-    expect(page.locator("#number")).to_have_text(re.compile(r"^J\d{3}$"))
-    expect(page.locator("#message")).to_contain_text("优先叫号")
-    page.fill("#value", booking["booking"])
-    page.click("#go")
-    expect(page.locator("#error")).to_contain_text("已签到")
-    page.select_option("#mode", "phone")
-    page.fill("#value", "13900009999")
-    page.press("#value", "Enter")
-    expect(page.locator("#number")).to_have_text(remote.body["number"])
-    expect(page.locator("#message")).to_contain_text("前面还有")
-    assert server.get(f"{HALL}/tickets/{remote.body['ticket']}").body["arrived"] is True
+    assert "/kiosk?" in page.url and "checkin=booking" in page.url
+    expect(page.locator("#step-checkin")).to_be_visible()
+    page.keyboard.type(booking["booking"].lower())  # a physical keyboard types like the on-screen keypad
+    page.click("#checkin-go")
+    expect(page.locator("#result-number")).to_have_text(re.compile(r"^J\d{3}$"))
+    expect(page.locator("#result-text .zh")).to_contain_text("优先叫号")
+    page.click("#done")
+    expect(page.locator("#step-checkin")).to_be_visible()  # a check-in kiosk stays on check-in
+    page.keyboard.type(booking["booking"])
+    page.click("#checkin-go")
+    expect(page.locator("#kiosk-error-text")).to_contain_text("已签到")
 
 
 def _rated_service(server: Server, authority: Authority, window: int, clerk: str, level: int, reason: str) -> Any:

@@ -326,3 +326,14 @@ def test_every_broken_example_exits_nonzero_without_a_traceback(tmp_path: Path) 
     for _, _mutate, expected in BROKEN:  # "  - path: 中文 (English…)"
         path, english_text = expected.split(": ", 1)
         assert any(ln.startswith(f"  - {path}: ") and f" ({english_text}" in ln for ln in lines), expected
+
+
+def test_the_kiosks_public_base_url_must_be_an_address() -> None:
+    raw = example_raw()
+    raw["kiosk"] = {"public_base_url": "zwfw.example.gov.cn?x=1"}
+    assert issues_of(raw) == [
+        "kiosk.public_base_url: public_base_url must be http(s)://host[:port][/path] without a query:"
+        " 'zwfw.example.gov.cn?x=1'"
+    ]
+    raw["kiosk"] = {"public_base_url": "https://zwfw.example.gov.cn/hall/"}
+    assert parse_config(raw, "ok.yaml").halls[0].kiosk.public_base_url == "https://zwfw.example.gov.cn/hall"
