@@ -118,7 +118,14 @@ def cmd_roster(args: argparse.Namespace) -> int:
     days = _horizon(args)
     lag = not args.no_lag and hall.roster.lag_correction
     workers = 8 if args.workers is None else args.workers
-    opts = RosterOptions(time_limit=args.time_limit, workers=workers, seed=args.seed, lag=lag, log=args.log)
+    opts = RosterOptions(
+        time_limit=args.time_limit,
+        workers=workers,
+        seed=args.seed,
+        lag=lag,
+        log=args.log,
+        deterministic=args.deterministic,
+    )
     roster = build_roster(hall, days[0], opts, days=days)
     paths = write_roster(hall, roster, args.out)
     print(
@@ -194,6 +201,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--time-limit", type=float, default=60.0, help="solver time limit in seconds (default 60)")
     r.add_argument("--workers", type=int, help="CP-SAT search workers (default 8, fine on 2 cores; --nsp: 1)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="--time-limit counts CP-SAT's deterministic time: the same roster whatever the machine's load",
+    )
     r.add_argument("--no-lag", action="store_true", help="no lag correction of the staffing needs")
     r.add_argument("--log", action="store_true", help="print CP-SAT's search log")
     r.add_argument("--nsp", metavar="FILE", help="solve a Curtois & Qu benchmark instance (SECTION_HORIZON … format)")

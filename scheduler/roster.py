@@ -56,7 +56,14 @@ class RosterInfeasible(HallqError):
 
 @dataclass(frozen=True)
 class RosterOptions:
-    """Solver settings: ``time_limit`` in seconds, ``workers`` = CP-SAT search workers."""
+    """Solver settings: ``time_limit`` in seconds, ``workers`` = CP-SAT search workers.
+
+    ``deterministic``: ``time_limit`` counts CP-SAT's *deterministic* time (its own measure of
+    work done, about a second on an idle core) instead of the wall clock, phase by phase, so
+    the same input gives the same roster whatever else the machine is doing (with one worker;
+    several workers also interleave their search then). A wall-clock cap of
+    :data:`DETERMINISTIC_WALL_FACTOR` × the limit still guards a pathological run.
+    """
 
     time_limit: float = 60.0
     workers: int = 8
@@ -64,6 +71,36 @@ class RosterOptions:
     model: Model = "auto"
     lag: bool = True
     log: bool = False
+    deterministic: bool = False
+
+
+DETERMINISTIC_WALL_FACTOR = 20
+
+
+class _Budget:
+    """How much of the run's time limit the phases have used: wall-clock seconds, or the sum of
+    the solves' deterministic time (``RosterOptions.deterministic``)."""
+
+    def __init__(self, opts: RosterOptions) -> None:
+        self.opts = opts
+        self.started = _time.monotonic()
+        self.work = 0.0
+
+    def used(self) -> float:
+        return self.work if self.opts.deterministic else _time.monotonic() - self.started
+
+    def limit(self, solver: cp_model.CpSolver, seconds: float) -> None:
+        """Give one solve ``seconds`` of the run's time, on the run's kind of clock."""
+        params = solver.parameters
+        if self.opts.deterministic:
+            params.max_deterministic_time = seconds
+            params.max_time_in_seconds = seconds * DETERMINISTIC_WALL_FACTOR
+            params.interleave_search = params.num_workers > 1
+        else:
+            params.max_time_in_seconds = seconds
+
+    def spent(self, solver: cp_model.CpSolver) -> None:
+        self.work += solver.response_proto.deterministic_time
 
 
 @dataclass(frozen=True)
@@ -728,16 +765,22 @@ class _Progress(cp_model.CpSolverSolutionCallback):
         )
 
 
-def _complete_hint(model: cp_model.CpModel, limit: float) -> dict[int, int] | None:
+def _complete_hint(model: cp_model.CpModel, limit: float, budget: _Budget | None = None) -> dict[int, int] | None:
     """Turn a partial hint into a complete one (every variable), which CP-SAT takes as its
     first solution at once: solve with the hinted variables fixed and read all values.
     Returns the complete assignment (by variable index), or None when the hint breaks a
     requirement (CP-SAT then repairs it from scratch)."""
     probe = cp_model.CpSolver()
     probe.parameters.num_workers = 1
-    probe.parameters.max_time_in_seconds = max(0.1, limit)
+    if budget is not None:
+        budget.limit(probe, max(0.1, limit))
+    else:
+        probe.parameters.max_time_in_seconds = max(0.1, limit)
     probe.parameters.fix_variables_to_their_hinted_value = True
-    if probe.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    status = probe.solve(model)
+    if budget is not None:
+        budget.spent(probe)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     values = {}
     model.clear_hints()
@@ -779,6 +822,7 @@ def _cover_phase(
     working: list[int],
     opts: RosterOptions,
     budget: float,
+    clock: _Budget,
 ) -> tuple[dict[str, int] | None, int]:
     """Phase 1: each day alone, minimise under-cover (weekly limits relaxed).
 
@@ -795,20 +839,21 @@ def _cover_phase(
     working = sorted(working, key=lambda d: sum(plans[days[d]].total_scheduled()))
     for k, d in enumerate(working):
         left = (budget / (len(working) - k) if budget > 0 else 0.1) * 0.6
-        started = _time.monotonic()
+        started = clock.used()
         day = days[d]
         one = _RosterModel(hall, [day], {day: plans[day]}, grid, labels=[d])
         day_model = one.build(cover_only=True, one_day=True)
-        _complete_hint(day_model.model, left / 4)
+        _complete_hint(day_model.model, left / 4, clock)
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = max(1, opts.workers)
-        solver.parameters.max_time_in_seconds = max(0.1, left - (_time.monotonic() - started))
+        clock.limit(solver, max(0.1, left - (clock.used() - started)))
         solver.parameters.random_seed = opts.seed
         status = solver.solve(day_model.model)
-        budget -= _time.monotonic() - started
+        clock.spent(solver)
+        budget -= clock.used() - started
         if opts.log:
             print(f"phase 1 {days[d]}: {solver.status_name(status)} {solver.objective_value:.0f} "
-                  f"bound {solver.best_objective_bound:.0f} in {_time.monotonic() - started:.1f}s")  # fmt: skip
+                  f"bound {solver.best_objective_bound:.0f} in {clock.used() - started:.1f}s")  # fmt: skip
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             complete = False
             continue
@@ -828,15 +873,17 @@ def _cover_phase(
         _set_hints(polish.model, {index[n]: v for n, v in found.items() if n in index})
         second = cp_model.CpSolver()
         second.parameters.num_workers = max(1, opts.workers)
-        second.parameters.max_time_in_seconds = max(0.1, min(left, budget / max(1, len(working) - k)) * 0.5)
+        clock.limit(second, max(0.1, min(left, budget / max(1, len(working) - k)) * 0.5))
         second.parameters.random_seed = opts.seed
-        time_before = _time.monotonic()
-        if second.solve(polish.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        time_before = clock.used()
+        polished = second.solve(polish.model)
+        clock.spent(second)
+        if polished in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             found = {
                 var.name: int(second.value(polish.model.get_int_var_from_proto_index(i)))
                 for i, var in enumerate(polish.model.proto.variables)
             }
-        budget -= _time.monotonic() - time_before
+        budget -= clock.used() - time_before
         values.update(found)
     return (values if complete else None), bound_sum
 
@@ -877,22 +924,25 @@ def build_roster(
         raise RosterInfeasible(reasons)
     grid = _grid(hall)
     started = _time.monotonic()
+    clock = _Budget(opts)
     rm = _RosterModel(hall, days, plans, grid)
     built = rm.build()
     # phase 0: the greedy roster, completed by CP-SAT — the first feasible roster
-    greedy = _complete_hint(built.model, min(5.0, opts.time_limit / 4))
+    greedy = _complete_hint(built.model, min(5.0, opts.time_limit / 4), clock)
     first_at = _time.monotonic() - started if greedy is not None else None
     # phase 1: each day's best coverage (cuts + a better starting roster)
     working = [d for d in range(len(days)) if rm.open_ts[d] and d in built.under_by_day]
     day_values: dict[str, int] | None = None
     cover_bound = 0
     if opts.time_limit >= 20:  # below that the week solve alone makes better use of the time
-        day_values, cover_bound = _cover_phase(hall, days, plans, grid, built, working, opts, opts.time_limit * 0.45)
+        day_values, cover_bound = _cover_phase(
+            hall, days, plans, grid, built, working, opts, opts.time_limit * 0.45, clock
+        )
     known = greedy
     if day_values is not None and working:
         index = {var.name: i for i, var in enumerate(built.model.proto.variables)}
         _set_hints(built.model, {index[n]: v for n, v in day_values.items() if n in index})
-        combined = _complete_hint(built.model, 2.0)
+        combined = _complete_hint(built.model, 2.0, clock)
         if combined is not None:
             known = combined
         elif greedy is not None:
@@ -900,7 +950,7 @@ def build_roster(
     # phase 2: the whole week, every objective term
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = max(1, opts.workers)
-    solver.parameters.max_time_in_seconds = max(0.5, opts.time_limit - (_time.monotonic() - started))
+    clock.limit(solver, max(0.5, opts.time_limit - clock.used()))
     solver.parameters.random_seed = opts.seed
     solver.parameters.log_search_progress = opts.log
     callback = _Progress(started)
@@ -918,7 +968,7 @@ def build_roster(
         relaxed = rm.build(relax=True)
         rsolver = cp_model.CpSolver()
         rsolver.parameters.num_workers = max(1, opts.workers)
-        rsolver.parameters.max_time_in_seconds = opts.time_limit
+        clock.limit(rsolver, opts.time_limit)
         rstatus = rsolver.solve(relaxed.model)
         if rstatus in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             raise RosterInfeasible(_explain_slack(hall, days, grid, rsolver, relaxed))

@@ -16,7 +16,7 @@ from scheduler.staffing import hall_pools
 from .conftest import make_hall, small_hall_doc
 
 WEEK = date(2026, 12, 7)  # a Monday
-FAST = RosterOptions(time_limit=2, workers=1)
+FAST = RosterOptions(time_limit=2, workers=1, deterministic=True)  # the same roster under any load
 
 
 def test_roster_respects_contracts_windows_and_cover(small_hall):

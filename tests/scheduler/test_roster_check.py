@@ -18,7 +18,7 @@ from scheduler.roster_check import check_files
 from .conftest import make_hall, small_hall_doc
 
 WEEK = date(2026, 12, 7)  # a Monday
-FAST = RosterOptions(time_limit=2, workers=1)
+FAST = RosterOptions(time_limit=2, workers=1, deterministic=True)  # the same roster under any load
 TIMES = {"morning": ("08:45", "12:00"), "early": ("09:00", "10:30"), "late": ("10:30", "12:00")}
 
 
