@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
@@ -41,7 +41,7 @@ from .commands import (
     StartService,
     Transfer,
 )
-from .config import pydantic_zh
+from .config import Invalid, pydantic_zh
 from .hall import HallService
 from .model import OUTCOMES, RATING_LEVELS
 from .views import hall_snapshot, materials, ticket_status
@@ -73,11 +73,22 @@ class Empty(_Body):
 
 class IssueBody(_Body):
     category: str = Field(max_length=40, description="category id (see GET /halls/{hall})")
-    channel: Literal["kiosk", "phone", "appointment", "counter"] = "kiosk"
+    channel: Literal["kiosk", "phone", "counter"] = Field(
+        default="kiosk", description="appointment tickets come only from checking a booking in (POST …/checkin)"
+    )
     priority_group: str | None = Field(default=None, max_length=40)
     phone: str | None = Field(default=None, pattern=r"^1\d{10}$", description="for notices; never shown unmasked")
-    appointment_start: float | None = None
-    appointment_end: float | None = None
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _no_appointment(cls, value: Any) -> Any:
+        # an appointment ticket keeps its slot ahead of the queue: only a booking's check-in may make one
+        if value == "appointment":
+            raise Invalid(
+                "预约号只能通过预约签到生成，请在取号机上用预约码或身份证号签到 (POST …/checkin)",
+                "appointment tickets come only from checking a booking in (POST …/checkin)",
+            )
+        return value
 
 
 class TokenBody(_Body):
@@ -281,10 +292,8 @@ async def issue_ticket(request: Request, hall: str) -> HTTPResponse:
             raise ApiError(429, "rate_limited", "取号过于频繁，请稍后再试 (too many tickets from this address)")
     else:
         _in_hall(principal, hall)
-        if principal.role == "kiosk" and body.channel not in ("kiosk", "appointment"):
-            raise ApiError(
-                403, "forbidden", "取号机只能发放现场号或预约号 (kiosks issue kiosk/appointment tickets)", "channel"
-            )
+        if principal.role == "kiosk" and body.channel != "kiosk":
+            raise ApiError(403, "forbidden", "取号机只能发放现场号 (kiosks issue kiosk tickets)", "channel")
         if principal.role == "kiosk" and not await limiter.allow(
             f"device:{principal.id}", limits.tickets_per_device_per_minute, 60
         ):
@@ -298,9 +307,7 @@ async def issue_ticket(request: Request, hall: str) -> HTTPResponse:
     if not service.hall.hours.is_open_at(_local(service)) and principal.role != "manager":
         raise ApiError(409, "hall_closed", "大厅当前不在办公时间，暂停取号 (the hall is closed now)")
     phone_key = authority.phone_key(body.phone) if body.phone else None
-    cmd = IssueTicket(
-        body.category, body.channel, body.priority_group, body.appointment_start, body.appointment_end, phone_key
-    )
+    cmd = IssueTicket(body.category, body.channel, body.priority_group, phone_key=phone_key)
     result = await service.execute(cmd, principal.actor, _idempotency_key(request))
     ticket = service.state.tickets.get(result["ticket"])
     out = result | {"token": authority.ticket_token(hall, result["ticket"])}

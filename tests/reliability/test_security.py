@@ -174,3 +174,17 @@ def test_no_public_payload_or_stored_event_carries_personal_data(server, tokens)
     assert all(ACTOR.match(e["actor"]) for e in events)
     assert [e["actor"] for e in events[:1]] == ["clerk:c16"]
     assert {e["actor"] for e in events if e["type"] == "ticket.issued"} == {"citizen"}
+
+
+def test_only_a_bookings_check_in_makes_an_appointment_ticket(server, tokens):
+    """A kiosk (or anyone) cannot mint a priority appointment ticket without a booking."""
+    manager = tokens.login("admin")
+    slot = time.time() + 600
+    for token in (tokens.kiosk, manager):
+        direct = server.post(f"{HALL}/tickets", {"category": "tax", "channel": "appointment"}, token=token)
+        assert direct.status == 422 and direct.error["field"] == "channel", direct.body
+        assert "预约签到" in direct.error["message"] and "checkin" in direct.error["message"]
+        slotted = server.post(f"{HALL}/tickets", {"category": "tax", "appointment_start": slot,
+                                                  "appointment_end": slot + 900}, token=token)
+        assert slotted.status == 422 and slotted.error["field"] == "appointment_start", slotted.body
+    assert server.get(f"{HALL}/snapshot").body["seq"] == 0
