@@ -287,8 +287,7 @@ async def issue_ticket(request: Request, hall: str) -> HTTPResponse:
     if principal.role == "citizen":
         if body.channel != "phone" or not body.phone:
             raise ApiError(401, "login_required", "线上取号须提供手机号 (phone tickets need a phone number)", "phone")
-        address = request.remote_addr or request.ip
-        if not await limiter.allow(f"ip:{address}", limits.tickets_per_address_per_hour, 3600):
+        if not await limiter.allow(f"ip:{client_address(request)}", limits.tickets_per_address_per_hour, 3600):
             raise ApiError(429, "rate_limited", "取号过于频繁，请稍后再试 (too many tickets from this address)")
     else:
         _in_hall(principal, hall)
@@ -316,6 +315,11 @@ async def issue_ticket(request: Request, hall: str) -> HTTPResponse:
     if ticket is not None:
         out["status"] = ticket_status(service.hall, service.state, ticket, service.clock.now(), service.twin_wait)
     return json_response(out, status=201)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the one a trusted proxy forwarded (``proxy:`` in the config), else the peer's."""
+    return request.remote_addr or request.ip
 
 
 def _local(service: HallService) -> datetime:
@@ -516,8 +520,11 @@ ROUTES: list[Route] = [
 
 
 def _guarded(route: Route) -> Handler:
+    # a route whose own ``token`` query parameter is not a session (the booking token) keeps it
+    bearer = _header_token if "token" in route.params else _bearer
+
     async def handler(request: Request, **kwargs: Any) -> HTTPResponse:
-        principal = request.app.ctx.authority.principal(_bearer(request)) or CITIZEN
+        principal = request.app.ctx.authority.principal(bearer(request)) or CITIZEN
         if route.roles and principal.role not in route.roles:
             if principal is CITIZEN:
                 raise ApiError(401, "login_required", "请先登录 (log in first)")
@@ -528,12 +535,27 @@ def _guarded(route: Route) -> Handler:
     return handler
 
 
-def _bearer(request: Request) -> str | None:
+def _header_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    token = request.args.get("token")
-    return token if isinstance(token, str) else None
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def _bearer(request: Request) -> str | None:
+    """The bearer token of an HTTP request: from the ``Authorization`` header only.
+
+    A token in the URL ends up in proxies' and servers' access logs and in the browser's
+    history, so ``?token=`` is refused with a message that says where it belongs. Only the
+    WebSocket upgrade, where browsers cannot set a header, reads it from the query string.
+    """
+    if "token" in request.args:
+        raise ApiError(
+            400,
+            "token_in_url",
+            "凭证请放在 Authorization 请求头中，不要放在网址里 "
+            "(send the token in the header 'Authorization: Bearer …', not in ?token=)",
+            "token",
+        )
+    return _header_token(request)
 
 
 def register(app: Sanic) -> None:
