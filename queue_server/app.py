@@ -123,6 +123,10 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
     app.config.WEBSOCKET_MAX_SIZE = 16 * 1024
     app.config.KEEP_ALIVE_TIMEOUT = 30
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    # whom to believe about the client's address (request.remote_addr): nobody unless configured
+    app.config.PROXIES_COUNT = deployment.proxy.proxies_count
+    app.config.REAL_IP_HEADER = deployment.proxy.real_ip_header
+    app.config.FORWARDED_SECRET = deployment.proxy.forwarded_secret
     app.ctx.deployment = deployment
     app.ctx.redis_url = redis_url
     # The deployment's one clock: its halls' events, idempotency records, rate-limit windows and
@@ -390,8 +394,10 @@ def _register_ops(app: Sanic) -> None:
 
 
 def _register_errors(app: Sanic) -> None:
-    def respond(status: int, code: str, message: str, field: str | None = None) -> HTTPResponse:
-        return json_response(api.error_body(code, message, field), status=status)
+    def respond(
+        status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> HTTPResponse:
+        return json_response(api.error_body(code, message, field), status=status, headers=headers)
 
     @app.exception(api.ApiError)
     async def on_api_error(request: Request, exc: api.ApiError) -> HTTPResponse:
@@ -421,7 +427,9 @@ def _register_errors(app: Sanic) -> None:
             405: "不支持该请求方法 (method not allowed)",
             413: f"请求体过大，上限 {REQUEST_MAX_BYTES // 1024} KiB (request body too large)",
         }
-        return respond(status, codes.get(status, "error"), messages.get(status, str(exc)))
+        # the exception's own headers: a 405 says which methods the path takes (Allow), as HTTP asks
+        headers = {k: str(v) for k, v in (getattr(exc, "headers", None) or {}).items()}
+        return respond(status, codes.get(status, "error"), messages.get(status, str(exc)), headers=headers)
 
     @app.exception(Exception)
     async def on_error(request: Request, exc: Exception) -> HTTPResponse:
