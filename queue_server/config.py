@@ -727,9 +727,30 @@ class Auth(_Model):
     rate_limits: RateLimits = Field(default_factory=RateLimits)
 
 
+class Proxy(_Model):
+    """The reverse proxy in front of hallq, if any (docs/OPERATIONS.md, "Behind a reverse proxy").
+
+    Sanic's own proxy settings, by their Sanic names: only with them does the server believe
+    a forwarded client address, so the per-address limits count citizens, not the proxy.
+    Leave them unset when nothing stands in front (a client could forge the header).
+
+    * ``proxies_count`` (``PROXIES_COUNT``): how many proxies append to ``X-Forwarded-For``;
+      the client is the entry that many places from the end.
+    * ``real_ip_header`` (``REAL_IP_HEADER``): a header the proxy sets to the client's address
+      alone, e.g. ``X-Real-IP``.
+    * ``forwarded_secret`` (``FORWARDED_SECRET``): trust an RFC 7239 ``Forwarded`` header that
+      carries ``secret=`` this value.
+    """
+
+    proxies_count: int = Field(default=0, ge=0, le=10)
+    real_ip_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,60}$")
+    forwarded_secret: str | None = Field(default=None, min_length=8, max_length=200)
+
+
 class Deployment(_Model):
     storage: Storage = Field(default_factory=Storage)
     auth: Auth = Field(default_factory=Auth)
+    proxy: Proxy = Field(default_factory=Proxy)
     halls: list[Hall] = Field(min_length=1)
 
     def hall(self, hall_id: str) -> Hall:
@@ -1067,7 +1088,7 @@ def parse_config(raw: Any, source: str = "") -> Deployment:
     single = "halls" not in raw
     doc = dict(raw)
     if single:
-        shared = {key: doc.pop(key) for key in ("storage", "auth") if key in doc}
+        shared = {key: doc.pop(key) for key in ("storage", "auth", "proxy") if key in doc}
         doc = {"halls": [doc]} | shared
     try:
         dep = Deployment.model_validate(doc)

@@ -188,3 +188,42 @@ def test_only_a_bookings_check_in_makes_an_appointment_ticket(server, tokens):
                                                   "appointment_end": slot + 900}, token=token)
         assert slotted.status == 422 and slotted.error["field"] == "appointment_start", slotted.body
     assert server.get(f"{HALL}/snapshot").body["seq"] == 0
+
+
+def test_session_tokens_go_in_the_header_never_in_the_url(server, tokens):
+    """``?token=`` lands in access logs: HTTP routes refuse it and say where it belongs; WebSockets keep it."""
+    manager = tokens.login("admin")
+    for path in (f"{HALL}/events?token={manager}", f"/pages/manager?hall=demo&token={manager}",
+                 f"/pages/pad/5?hall=demo&token={tokens.device('pad-5')}"):
+        refused = server.get(path)
+        assert refused.status == 400 and refused.error["code"] == "token_in_url", (path, refused.body)
+        assert "Authorization" in refused.error["message"] and refused.error["field"] == "token"
+    assert server.get(f"{HALL}/events", token=manager).status == 200
+    assert server.get("/pages/pad/5?hall=demo", token=tokens.device("pad-5")).status == 200
+
+    async def first_message() -> dict:
+        async with connect(f"{server.ws}/ws/manager?hall=demo&token={manager}") as ws:
+            return dict(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+
+    assert asyncio.run(first_message())["type"] == "snapshot"
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["behind-trusted-proxy", "no-proxy-configured"])
+def test_the_per_address_limit_sees_the_citizen_behind_a_trusted_proxy_only(trusted, server_factory, tmp_path):
+    """Behind the documented nginx, X-Forwarded-For names the citizen; without ``proxy:`` it is ignored (forgeable)."""
+    auth = load_config(ROOT / "config.yaml").auth.model_dump(mode="json")
+    auth["rate_limits"] = {"tickets_per_device_per_minute": 120, "tickets_per_phone_per_day": 3,
+                           "tickets_per_address_per_hour": 2}
+    extra = {"proxy": {"proxies_count": 1}} if trusted else {}
+    server = server_factory(config=write_test_config(tmp_path, auth=auth, **extra))
+
+    def phone_ticket(n: int, address: str) -> int:
+        body = {"category": "tax", "channel": "phone", "phone": f"1390000{n:04d}"}
+        return server.post(f"{HALL}/tickets", body, headers={"X-Forwarded-For": address}).status
+
+    first = [phone_ticket(n, "203.0.113.7") for n in range(3)]
+    neighbour = phone_ticket(9, "198.51.100.20")  # another citizen, through the same proxy
+    if trusted:
+        assert (first, neighbour) == ([201, 201, 429], 201)
+    else:  # the header is not believed: every ticket counts against the one peer address
+        assert (first, neighbour) == ([201, 201, 429], 429)
