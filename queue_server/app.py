@@ -33,6 +33,7 @@ from sanic.response import json as json_response
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
 
 from . import api
+from .audit import AuditLog
 from .auth import Authority, load_secret
 from .cli import open_store
 from .clock import SystemClock
@@ -160,6 +161,7 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
         # ticket-issue limits: shared by all workers through Redis when the hall runs on Redis
         app.ctx.limiter = open_rate_limiter(store, app.ctx.clock)
         app.ctx.store = store
+        app.ctx.audit = AuditLog(store, dep, app.ctx.clock)  # logins and managers' requests (等保)
         app.ctx.services = {}
         app.ctx.hubs = {}
         app.ctx.followers = []

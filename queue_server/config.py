@@ -718,6 +718,10 @@ class RateLimits(_Model):
     tickets_per_device_per_minute: int = Field(default=120, gt=0)
     tickets_per_phone_per_day: int = Field(default=3, gt=0)
     tickets_per_address_per_hour: int = Field(default=20, gt=0)
+    # failed logins within login_lockout_minutes, past which logins are refused (before any hash)
+    failed_logins_per_account: int = Field(default=5, gt=0)
+    failed_logins_per_address: int = Field(default=20, gt=0)
+    login_lockout_minutes: int = Field(default=15, gt=0, le=24 * 60)
 
 
 class Auth(_Model):

@@ -227,3 +227,61 @@ def test_the_per_address_limit_sees_the_citizen_behind_a_trusted_proxy_only(trus
         assert (first, neighbour) == ([201, 201, 429], 201)
     else:  # the header is not believed: every ticket counts against the one peer address
         assert (first, neighbour) == ([201, 201, 429], 429)
+
+
+def test_failed_logins_lock_the_account_and_the_address_and_every_login_is_audited(server_factory, tmp_path):
+    auth = load_config(ROOT / "config.yaml").auth.model_dump(mode="json")
+    auth["rate_limits"] |= {"failed_logins_per_account": 3, "failed_logins_per_address": 5,
+                            "login_lockout_minutes": 15}
+    server = server_factory(config=write_test_config(tmp_path, auth=auth))
+
+    def login(user: str, password: str = "hallq-demo") -> tuple[int, str]:
+        resp = server.post("/api/v1/auth/login", {"user": user, "password": password})
+        return resp.status, resp.body.get("token") or resp.error["code"]
+
+    assert [login("c16", "guess")[0] for _ in range(3)] == [401] * 3
+    assert login("c16") == (429, "login_locked")  # even the right password: the account is locked
+    locked = server.post("/api/v1/auth/login", {"user": "c16", "password": "hallq-demo"})
+    assert "15分钟后再试" in locked.error["message"] and locked.error["field"] == "user"
+    status, manager = login("admin")  # another account from the same address still may
+    assert status == 200
+    assert [login(f"nobody{i}", "guess")[0] for i in range(2)] == [401, 401]  # 5 failures from this address
+    assert login("c17")[0] == 429  # the address is locked now, for every account
+
+    # a manager's change is audited with its answer; the audit log is not in the hall's event log
+    assert server.post(f"{HALL}/windows/16/open", {"clerk": "c16"}, token=manager).status == 200
+    assert server.post(f"{HALL}/windows/99/open", {"clerk": "c16"}, token=manager).status == 404
+    server.stop()
+    server.start()  # it lives in the store: a restart keeps it
+    entries = server.get("/api/v1/audit", token=manager).body["entries"]
+    kinds = [(e["type"], e["actor"]) for e in entries]
+    assert kinds[:5] == [("auth.login_failed", "user:c16")] * 3 + [("auth.login_locked", "user:c16")] * 2
+    assert ("auth.login", "manager:admin") in kinds and ("auth.login_locked", "user:c17") in kinds
+    requests = [(e["data"]["path"], e["data"]["status"]) for e in entries if e["type"] == "manager.request"]
+    assert requests == [(f"{HALL}/windows/16/open", 200), (f"{HALL}/windows/99/open", 404)]
+    assert all(e["data"]["address"] == "127.0.0.1" for e in entries)
+    assert "hallq-demo" not in json.dumps(entries) and "guess" not in json.dumps(entries)
+    hall_log = server.get(f"{HALL}/events?after=0", token=manager).body["events"]
+    assert not [e for e in hall_log if e["type"].startswith(("auth.", "manager."))]
+    assert server.get("/api/v1/audit", token=server.post("/api/v1/auth/login", {"user": "c18", "password": "x"})
+                      .body.get("token")).status == 401
+
+
+def test_a_flood_of_logins_does_not_stall_the_boards(server):
+    """The password hash runs off the event loop: while 64 logins hash, the server still answers at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def login(_: int) -> int:
+        return server.post("/api/v1/auth/login", {"user": "admin", "password": "hallq-demo"}).status
+
+    with ThreadPoolExecutor(16) as pool:
+        flood = [pool.submit(login, i) for i in range(64)]
+        time.sleep(0.2)  # the flood is under way
+        slowest = 0.0
+        while not all(f.done() for f in flood):
+            started = time.monotonic()
+            assert server.get("/healthz").status == 200
+            slowest = max(slowest, time.monotonic() - started)
+        assert [f.result() for f in flood] == [200] * 64
+    # on the loop, 16 hashes at a time (~40 ms each) held every request for 0.6 s or more
+    assert slowest < 0.5, slowest
