@@ -8,6 +8,7 @@ switch does. The server's heartbeats stop reaching the board; the board must see
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -55,10 +56,8 @@ class CuttableProxy:
             pass
         if not link["dead"]:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         for link in self.open:
