@@ -128,7 +128,8 @@ class TransferBody(_Body):
 
 
 class PauseBody(_Body):
-    reason: str = Field(default="暂停服务", min_length=1, max_length=100)
+    reason: str = Field(default="paused", max_length=40, description="the id of one of the hall's pause_reasons")
+    note: str | None = Field(default=None, max_length=100, description="free note: staff feeds only, never a board")
 
 
 class MoveBody(_Body):
@@ -234,6 +235,7 @@ async def get_hall(request: Request, hall: str) -> HTTPResponse:
             "zones": [z.model_dump() for z in h.zones],
             "categories": materials(h),
             "priority_groups": [{"id": g.id, "name": g.name, "name_en": g.name_en} for g in h.priority_groups],
+            "pause_reasons": [{"id": r.id, "name": r.name, "name_en": r.name_en} for r in h.pause_reasons],
             "windows": [
                 {
                     "number": w.number,
@@ -262,9 +264,8 @@ async def get_snapshot(request: Request, hall: str) -> HTTPResponse:
     return json_response(snap)
 
 
-async def get_events(request: Request, hall: str) -> HTTPResponse:
-    service = _service(request, hall)
-    _in_hall(_principal(request), hall)
+def _log_page(request: Request) -> tuple[int, int]:
+    """``after`` and ``limit`` of a read of an event log (the hall's, the audit log)."""
     try:
         after = int(request.args.get("after", "0"))
         limit = min(int(request.args.get("limit", "500")), 5000)
@@ -272,6 +273,13 @@ async def get_events(request: Request, hall: str) -> HTTPResponse:
         raise ApiError(422, "invalid", "after and limit must be integers", "after") from None
     if after < 0 or limit <= 0:
         raise ApiError(422, "invalid", "after must be ≥ 0 and limit > 0", "after")
+    return after, limit
+
+
+async def get_events(request: Request, hall: str) -> HTTPResponse:
+    service = _service(request, hall)
+    _in_hall(_principal(request), hall)
+    after, limit = _log_page(request)
     events = await service.store.read(hall, after, limit)
     return json_response({"events": [e.as_dict() for e in events], "last_seq": service.state.seq})
 
@@ -468,13 +476,7 @@ async def login(request: Request) -> HTTPResponse:
 
 async def get_audit(request: Request) -> HTTPResponse:
     """The audit log (see :mod:`queue_server.audit`); a hall's manager reads that hall's entries."""
-    try:
-        after = int(request.args.get("after", "0"))
-        limit = min(int(request.args.get("limit", "500")), 5000)
-    except ValueError:
-        raise ApiError(422, "invalid", "after and limit must be integers", "after") from None
-    if after < 0 or limit <= 0:
-        raise ApiError(422, "invalid", "after must be ≥ 0 and limit > 0", "after")
+    after, limit = _log_page(request)
     events = await request.app.ctx.audit.read(after, limit, _principal(request).hall)
     return json_response({"entries": [e.as_dict() for e in events]})
 
@@ -553,7 +555,7 @@ ROUTES: list[Route] = [
     _window_route(
         "transfer", lambda w, b: Transfer(w, b.to_category, b.to_window, b.keep_place), TransferBody, "转办 Transfer"
     ),
-    _window_route("pause", lambda w, b: PauseWindow(w, b.reason), PauseBody, "暂停 Pause"),
+    _window_route("pause", lambda w, b: PauseWindow(w, b.reason, b.note), PauseBody, "暂停 Pause"),
     _window_route("resume", lambda w, b: ResumeWindow(w), Empty, "恢复 Resume"),
     _window_route("close", lambda w, b: CloseWindow(w), Empty, "关闭窗口 Close"),
     Route(

@@ -322,6 +322,23 @@ class PriorityGroup(_Model):
     boost_minutes: float = Field(default=30, ge=0)
 
 
+class PauseReason(_Model):
+    """A reason a window may be paused for, as the public boards show it (never a clerk's own words)."""
+
+    id: Slug
+    name: str = Field(min_length=1, max_length=20)
+    name_en: str = Field(min_length=1, max_length=40)
+
+
+DEFAULT_PAUSE_REASONS = (
+    PauseReason(id="paused", name="暂停服务", name_en="Service paused"),
+    PauseReason(id="break", name="临时离岗", name_en="Short break"),
+    PauseReason(id="consulting", name="业务咨询", name_en="Consulting"),
+    PauseReason(id="maintenance", name="系统维护", name_en="System maintenance"),
+    PauseReason(id="lunch", name="午间休息", name_en="Lunch break"),
+)
+
+
 class Policy(_Model):
     """The calling policy by name (see :mod:`queue_server.policy`) and its parameters."""
 
@@ -583,6 +600,8 @@ class Hall(_Model):
     announcements: Announcements = Field(default_factory=Announcements)
     targets: Targets = Field(default_factory=Targets)
     priority_groups: list[PriorityGroup] = Field(default_factory=list)
+    # what a clerk may pause for; boards show only these names (a free note goes to staff only)
+    pause_reasons: list[PauseReason] = Field(default_factory=lambda: list(DEFAULT_PAUSE_REASONS), min_length=1)
     zones: list[Zone] = Field(min_length=1)
     window_classes: list[WindowClass] = Field(min_length=1)
     categories: list[Category] = Field(min_length=1)
@@ -827,6 +846,7 @@ def _check_references(dep: Deployment) -> list[ConfigIssue]:
         dupes(at("windows"), [w.number for w in hall.windows], "window number")
         dupes(at("clerks"), [c.id for c in hall.clerks], "clerk id")
         dupes(at("priority_groups"), [g.id for g in hall.priority_groups], "priority group id")
+        dupes(at("pause_reasons"), [r.id for r in hall.pause_reasons], "pause reason id")
         for i, cat in enumerate(hall.categories):
             if cat.zone not in zones:
                 issues.append(
@@ -1011,6 +1031,7 @@ WHAT_ZH = {
     "window number": "窗口号",
     "clerk id": "人员编号",
     "priority group id": "优先群体编号",
+    "pause reason id": "暂停原因编号",
     "shift id": "班次编号",
 }
 

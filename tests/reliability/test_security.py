@@ -285,3 +285,51 @@ def test_a_flood_of_logins_does_not_stall_the_boards(server):
         assert [f.result() for f in flood] == [200] * 64
     # on the loop, 16 hashes at a time (~40 ms each) held every request for 0.6 s or more
     assert slowest < 0.5, slowest
+
+
+def test_a_pause_shows_only_the_configured_reason_in_public_and_the_note_to_staff(server, tokens):
+    """A clerk's own words (「为张三丰办理加急 13812345678」) never reach a board: only the hall's list does."""
+    clerk = tokens.login("c16")
+    manager = tokens.login("admin")
+    server.post(f"{HALL}/windows/16/open", token=clerk)
+    free = server.post(f"{HALL}/windows/16/pause", {"reason": "为张三丰办理加急"}, token=clerk)
+    assert free.status == 422 and free.error["code"] == "unknown_pause_reason" and free.error["field"] == "reason"
+    assert "业务咨询" in free.error["message"]
+    reasons = {r["id"]: r["name"] for r in server.get(HALL).body["pause_reasons"]}
+    assert reasons["consulting"] == "业务咨询"
+    seen: dict[str, str] = {}
+
+    async def watch(name: str, url: str) -> None:
+        async with connect(url) as ws:
+            seen[name] = await asyncio.wait_for(ws.recv(), 5)  # the snapshot
+            while "window.paused" not in seen[name]:
+                seen[name] += await asyncio.wait_for(ws.recv(), 5)
+
+    async def scenario() -> None:
+        watchers = [
+            watch("board", f"{server.ws}/ws/hall?hall=demo"),
+            watch("window", f"{server.ws}/ws/window/16?hall=demo"),
+            watch("console", f"{server.ws}/ws/console/16?hall=demo&token={clerk}"),
+            watch("manager", f"{server.ws}/ws/manager?hall=demo&token={manager}"),
+        ]
+        tasks = [asyncio.create_task(w) for w in watchers]
+        await asyncio.sleep(0.5)
+        paused = await asyncio.to_thread(
+            server.post, f"{HALL}/windows/16/pause", {"reason": "consulting", "note": "为张三丰办理加急 13812345678"},
+            token=clerk,
+        )
+        assert paused.status == 200, paused.body
+        await asyncio.gather(*tasks)
+
+    asyncio.run(scenario())
+    public = {"snapshot": json.dumps(server.get(f"{HALL}/snapshot").body, ensure_ascii=False),
+              "board": seen["board"], "window": seen["window"]}
+    for name, text in public.items():
+        assert "张三丰" not in text and "138" not in text, name
+    assert "业务咨询" in public["board"] and "业务咨询" in public["window"]
+    window16 = next(w for w in server.get(f"{HALL}/snapshot").body["windows"] if w["number"] == 16)
+    assert (window16["pause_reason"], window16["pause_reason_en"]) == ("业务咨询", "Consulting")
+    for name in ("console", "manager"):  # staff see the note, its numbers masked
+        assert "为张三丰办理加急 138****78" in seen[name] and "13812345678" not in seen[name], name
+    staff = next(w for w in server.get(f"{HALL}/snapshot", token=manager).body["windows"] if w["number"] == 16)
+    assert staff["pause_note"] == "为张三丰办理加急 138****78"
