@@ -120,6 +120,12 @@ def test_rate_limits_hold_across_workers_with_redis(server_factory, tokens_for, 
     manager = tokens.login("admin")
     phone = {"category": "tax", "channel": "phone", "phone": "13812345678"}
     assert [server.post(f"{HALL}/tickets", phone, token=manager).status for _ in range(5)] == [201] * 2 + [429] * 3
+    # failed logins too: an account is locked after its 5 failures, whichever worker saw them
+    bad = {"user": "c20", "password": "guess"}
+    assert [server.post("/api/v1/auth/login", bad).status for _ in range(7)] == [401] * 5 + [429] * 2
+    # and both workers write one audit log, in Redis
+    kinds = [e["type"] for e in server.get("/api/v1/audit", token=manager).body["entries"]]
+    assert kinds.count("auth.login_failed") == 5 and kinds.count("auth.login_locked") == 2
 
 
 def test_no_public_payload_or_stored_event_carries_personal_data(server, tokens):
