@@ -17,6 +17,7 @@ Passwords are never in it.
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import datetime
 from typing import Any
 
@@ -26,25 +27,40 @@ from .errors import StoreUnavailable
 from .model import Event
 
 AUDIT_LOG = "_audit"
-APPEND_TRIES = 50  # a conflict means another worker appended first: take the next seq
+APPEND_TRIES = 100
 
 
 class AuditLog:
+    """The audit log of one worker process.
+
+    Appends are a compare-and-set on the log's ``seq``, like a hall's commands. Within a
+    worker they go one at a time (a lock), so only another *worker's* entry can come
+    between: then the conflict's answer names the new last ``seq`` and the entry takes the
+    next one, after a short random wait once conflicts repeat (two workers under load).
+    """
+
     def __init__(self, store: Any, deployment: Deployment, clock: Clock) -> None:
         self.store = store
         self.clock = clock
         self.tz = deployment.halls[0].tz  # entries read in the (first) hall's local time
+        self._lock = asyncio.Lock()
+        self._last: int | None = None  # the log's last seq as this worker last saw it
 
     async def record(self, actor: str, kind: str, data: dict[str, Any]) -> Event:
-        """Append one entry; retried on a compare-and-set conflict (another worker's entry)."""
-        for _ in range(APPEND_TRIES):
-            last = await self.store.last_seq(AUDIT_LOG)
-            ts = datetime.fromtimestamp(self.clock.now(), self.tz).isoformat(timespec="milliseconds")
-            event = Event(last + 1, AUDIT_LOG, ts, actor, kind, data)
-            outcome = await self.store.append(event, None, None)
-            if outcome.status == "ok":
-                return event
-            await asyncio.sleep(0)
+        """Append one entry; it is stored when this returns."""
+        async with self._lock:
+            last = self._last if self._last is not None else await self.store.last_seq(AUDIT_LOG)
+            for attempt in range(APPEND_TRIES):
+                ts = datetime.fromtimestamp(self.clock.now(), self.tz).isoformat(timespec="milliseconds")
+                event = Event(last + 1, AUDIT_LOG, ts, actor, kind, data)
+                outcome = await self.store.append(event, None, None)
+                if outcome.status == "ok":
+                    self._last = event.seq
+                    return event
+                last = outcome.last_seq
+                if attempt >= 2:
+                    await asyncio.sleep(random.uniform(0, 0.002 * attempt))
+            self._last = None
         raise StoreUnavailable("审计日志写入冲突过多，请稍后重试 (the audit log is too busy; retry)")
 
     async def read(self, after: int, limit: int, hall: str | None = None) -> list[Event]:
