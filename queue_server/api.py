@@ -12,13 +12,14 @@ request that is refused changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
@@ -41,7 +42,8 @@ from .commands import (
     StartService,
     Transfer,
 )
-from .config import pydantic_zh
+from .config import Invalid, pydantic_zh
+from .errors import CommandRejected
 from .hall import HallService
 from .model import OUTCOMES, RATING_LEVELS
 from .privacy import PersonalDataError, check_id_number
@@ -74,14 +76,25 @@ class Empty(_Body):
 
 class IssueBody(_Body):
     category: str = Field(max_length=40, description="category id (see GET /halls/{hall})")
-    channel: Literal["kiosk", "phone", "appointment", "counter"] = "kiosk"
+    channel: Literal["kiosk", "phone", "counter"] = Field(
+        default="kiosk", description="appointment tickets come only from checking a booking in (POST …/checkin)"
+    )
     priority_group: str | None = Field(default=None, max_length=40)
     phone: str | None = Field(default=None, pattern=r"^1\d{10}$", description="for notices; never shown unmasked")
-    appointment_start: float | None = None
-    appointment_end: float | None = None
     id_number: str | None = Field(
         default=None, max_length=20, description="from the kiosk's ID-card reader: a real-name ticket; kept hashed"
     )
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _no_appointment(cls, value: Any) -> Any:
+        # an appointment ticket keeps its slot ahead of the queue: only a booking's check-in may make one
+        if value == "appointment":
+            raise Invalid(
+                "预约号只能通过预约签到生成，请在取号机上用预约码或身份证号签到 (POST …/checkin)",
+                "appointment tickets come only from checking a booking in (POST …/checkin)",
+            )
+        return value
 
 
 class TokenBody(_Body):
@@ -119,7 +132,8 @@ class TransferBody(_Body):
 
 
 class PauseBody(_Body):
-    reason: str = Field(default="暂停服务", min_length=1, max_length=100)
+    reason: str = Field(default="paused", max_length=40, description="the id of one of the hall's pause_reasons")
+    note: str | None = Field(default=None, max_length=100, description="free note: staff feeds only, never a board")
 
 
 class MoveBody(_Body):
@@ -225,6 +239,7 @@ async def get_hall(request: Request, hall: str) -> HTTPResponse:
             "zones": [z.model_dump() for z in h.zones],
             "categories": materials(h),
             "priority_groups": [{"id": g.id, "name": g.name, "name_en": g.name_en} for g in h.priority_groups],
+            "pause_reasons": [{"id": r.id, "name": r.name, "name_en": r.name_en} for r in h.pause_reasons],
             "windows": [
                 {
                     "number": w.number,
@@ -254,9 +269,8 @@ async def get_snapshot(request: Request, hall: str) -> HTTPResponse:
     return json_response(snap)
 
 
-async def get_events(request: Request, hall: str) -> HTTPResponse:
-    service = _service(request, hall)
-    _in_hall(_principal(request), hall)
+def _log_page(request: Request) -> tuple[int, int]:
+    """``after`` and ``limit`` of a read of an event log (the hall's, the audit log)."""
     try:
         after = int(request.args.get("after", "0"))
         limit = min(int(request.args.get("limit", "500")), 5000)
@@ -264,6 +278,13 @@ async def get_events(request: Request, hall: str) -> HTTPResponse:
         raise ApiError(422, "invalid", "after and limit must be integers", "after") from None
     if after < 0 or limit <= 0:
         raise ApiError(422, "invalid", "after must be ≥ 0 and limit > 0", "after")
+    return after, limit
+
+
+async def get_events(request: Request, hall: str) -> HTTPResponse:
+    service = _service(request, hall)
+    _in_hall(_principal(request), hall)
+    after, limit = _log_page(request)
     events = await service.store.read(hall, after, limit)
     return json_response({"events": [e.as_dict() for e in events], "last_seq": service.state.seq})
 
@@ -281,15 +302,12 @@ async def issue_ticket(request: Request, hall: str) -> HTTPResponse:
     if principal.role == "citizen":
         if body.channel != "phone" or not body.phone:
             raise ApiError(401, "login_required", "线上取号须提供手机号 (phone tickets need a phone number)", "phone")
-        address = request.remote_addr or request.ip
-        if not await limiter.allow(f"ip:{address}", limits.tickets_per_address_per_hour, 3600):
+        if not await limiter.allow(f"ip:{client_address(request)}", limits.tickets_per_address_per_hour, 3600):
             raise ApiError(429, "rate_limited", "取号过于频繁，请稍后再试 (too many tickets from this address)")
     else:
         _in_hall(principal, hall)
-        if principal.role == "kiosk" and body.channel not in ("kiosk", "appointment"):
-            raise ApiError(
-                403, "forbidden", "取号机只能发放现场号或预约号 (kiosks issue kiosk/appointment tickets)", "channel"
-            )
+        if principal.role == "kiosk" and body.channel != "kiosk":
+            raise ApiError(403, "forbidden", "取号机只能发放现场号 (kiosks issue kiosk tickets)", "channel")
         if principal.role == "kiosk" and not await limiter.allow(
             f"device:{principal.id}", limits.tickets_per_device_per_minute, 60
         ):
@@ -307,10 +325,8 @@ async def issue_ticket(request: Request, hall: str) -> HTTPResponse:
         body.category,
         body.channel,
         body.priority_group,
-        body.appointment_start,
-        body.appointment_end,
-        phone_key,
-        _person_key(authority, body.id_number),
+        phone_key=phone_key,
+        person_key=_person_key(authority, body.id_number),
     )
     result = await service.execute(cmd, principal.actor, _idempotency_key(request))
     ticket = service.state.tickets.get(result["ticket"])
@@ -330,6 +346,11 @@ def _person_key(authority: Authority, id_number: str | None) -> str | None:
         return authority.person_key(check_id_number(id_number))
     except PersonalDataError as exc:
         raise ApiError(422, "invalid", exc.message, exc.field) from None
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the one a trusted proxy forwarded (``proxy:`` in the config), else the peer's."""
+    return request.remote_addr or request.ip
 
 
 def _local(service: HallService) -> datetime:
@@ -432,12 +453,37 @@ async def move_clerk(request: Request, hall: str, clerk: str) -> HTTPResponse:
 
 
 async def login(request: Request) -> HTTPResponse:
+    """Log in; failed attempts are limited per account and per address, and every attempt is audited.
+
+    The password hash (scrypt, ~40 ms of CPU) runs in a worker thread, never on the event loop
+    that feeds every board; a locked account or address is refused before any hash.
+    """
     body: LoginBody = parse_body(request, LoginBody)
     authority = request.app.ctx.authority
-    result = authority.login(body.user, body.password, body.hall)
+    limits = request.app.ctx.deployment.auth.rate_limits
+    limiter, audit = request.app.ctx.limiter, request.app.ctx.audit
+    address = client_address(request)
+    window = limits.login_lockout_minutes * 60
+    keys = (f"login-failed:user:{body.user}", f"login-failed:ip:{address}")
+    seen = {"user": body.user, "address": address, "hall": body.hall}
+    caps = (limits.failed_logins_per_account, limits.failed_logins_per_address)
+    if any([await limiter.hits(key, window) >= cap for key, cap in zip(keys, caps, strict=True)]):
+        await audit.record(f"user:{body.user}", "auth.login_locked", seen)
+        raise ApiError(
+            429,
+            "login_locked",
+            f"登录失败次数过多，请{limits.login_lockout_minutes}分钟后再试 "
+            f"(too many failed logins; try again in {limits.login_lockout_minutes} minutes)",
+            "user",
+        )
+    result = await asyncio.to_thread(authority.login, body.user, body.password, body.hall)
     if result is None:
+        for key in keys:
+            await limiter.allow(key, 2**31, window)  # count the failure
+        await audit.record(f"user:{body.user}", "auth.login_failed", seen)
         raise ApiError(401, "bad_credentials", "用户名或密码错误 (wrong user or password)", "password")
     token, principal = result
+    await audit.record(principal.actor, "auth.login", seen | {"hall": principal.hall, "role": principal.role})
     return json_response(
         {
             "token": token,
@@ -447,6 +493,13 @@ async def login(request: Request) -> HTTPResponse:
             "expires_in": authority.session_seconds,
         }
     )
+
+
+async def get_audit(request: Request) -> HTTPResponse:
+    """The audit log (see :mod:`queue_server.audit`); a hall's manager reads that hall's entries."""
+    after, limit = _log_page(request)
+    events = await request.app.ctx.audit.read(after, limit, _principal(request).hall)
+    return json_response({"entries": [e.as_dict() for e in events]})
 
 
 async def whoami(request: Request) -> HTTPResponse:
@@ -461,6 +514,15 @@ WIN = HALL + "/windows/<window:int>"
 ROUTES: list[Route] = [
     Route("POST", API + "/auth/login", login, "登录（工作人员、管理人员） Log in", body=LoginBody, tag="auth"),
     Route("GET", API + "/me", whoami, "当前身份 Who am I", tag="auth"),
+    Route(
+        "GET",
+        API + "/audit",
+        get_audit,
+        "审计日志（登录与管理操作） Audit log: logins and managers' requests",
+        roles=("manager",),
+        tag="auth",
+        params={"after": "last seq seen", "limit": "at most this many (≤ 5000)"},
+    ),
     Route("GET", API + "/halls", list_halls, "大厅列表 Halls"),
     Route("GET", HALL, get_hall, "大厅信息、事项与材料清单 Hall, categories and materials lists"),
     Route("GET", HALL + "/snapshot", get_snapshot, "实时状态 Live snapshot", params={"zone": "only this zone"}),
@@ -514,7 +576,7 @@ ROUTES: list[Route] = [
     _window_route(
         "transfer", lambda w, b: Transfer(w, b.to_category, b.to_window, b.keep_place), TransferBody, "转办 Transfer"
     ),
-    _window_route("pause", lambda w, b: PauseWindow(w, b.reason), PauseBody, "暂停 Pause"),
+    _window_route("pause", lambda w, b: PauseWindow(w, b.reason, b.note), PauseBody, "暂停 Pause"),
     _window_route("resume", lambda w, b: ResumeWindow(w), Empty, "恢复 Resume"),
     _window_route("close", lambda w, b: CloseWindow(w), Empty, "关闭窗口 Close"),
     Route(
@@ -530,24 +592,59 @@ ROUTES: list[Route] = [
 
 
 def _guarded(route: Route) -> Handler:
+    # a route whose own ``token`` query parameter is not a session (the booking token) keeps it
+    bearer = _header_token if "token" in route.params else _bearer
+
     async def handler(request: Request, **kwargs: Any) -> HTTPResponse:
-        principal = request.app.ctx.authority.principal(_bearer(request)) or CITIZEN
+        principal = request.app.ctx.authority.principal(bearer(request)) or CITIZEN
         if route.roles and principal.role not in route.roles:
             if principal is CITIZEN:
                 raise ApiError(401, "login_required", "请先登录 (log in first)")
             raise ApiError(403, "forbidden", f"{principal.role} 无权执行此操作 (role {principal.role} may not do this)")
         request.ctx.principal = principal
-        return await route.handler(request, **kwargs)
+        if principal.role != "manager" or route.method == "GET":
+            return await route.handler(request, **kwargs)
+        status = 500
+        try:
+            response = await route.handler(request, **kwargs)
+            status = response.status
+            return response
+        except (ApiError, CommandRejected) as exc:
+            status = exc.status
+            raise
+        finally:  # every change a manager asks for, granted or refused (等保)
+            where = kwargs.get("hall")
+            await request.app.ctx.audit.record(
+                principal.actor,
+                "manager.request",
+                {"method": route.method, "path": request.path, "status": status, "hall": where,
+                 "address": client_address(request)},
+            )
 
     return handler
 
 
-def _bearer(request: Request) -> str | None:
+def _header_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    token = request.args.get("token")
-    return token if isinstance(token, str) else None
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def _bearer(request: Request) -> str | None:
+    """The bearer token of an HTTP request: from the ``Authorization`` header only.
+
+    A token in the URL ends up in proxies' and servers' access logs and in the browser's
+    history, so ``?token=`` is refused with a message that says where it belongs. Only the
+    WebSocket upgrade, where browsers cannot set a header, reads it from the query string.
+    """
+    if "token" in request.args:
+        raise ApiError(
+            400,
+            "token_in_url",
+            "凭证请放在 Authorization 请求头中，不要放在网址里 "
+            "(send the token in the header 'Authorization: Bearer …', not in ?token=)",
+            "token",
+        )
+    return _header_token(request)
 
 
 def register(app: Sanic) -> None:

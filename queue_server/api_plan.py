@@ -25,7 +25,7 @@ from typing import Any, Literal
 from urllib.parse import quote, unquote
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sanic import Request, Sanic, Websocket
 from sanic.exceptions import PayloadTooLarge
 from sanic.response import HTTPResponse, html, text
@@ -55,6 +55,19 @@ class ScenarioBody(ValidateBody):
 
 
 class RunBody(_Body):
+    # what the handler demands, said in the schema too: a simulation needs its config, a comparison
+    # its scenarios (``{}`` is a simulation without a config, refused — so not schema-valid either)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"kind": {"const": "simulate"}, "config": {"type": "object"}}, "required": ["config"]},
+                {
+                    "properties": {"kind": {"const": "compare"}, "scenarios": {"type": "array"}},
+                    "required": ["kind", "scenarios"],
+                },
+            ]
+        }
+    )
     kind: Literal["simulate", "compare"] = "simulate"
     config: dict[str, Any] | None = Field(default=None, description="simulate: the HALLDICT")
     growth: dict[str, Any] = Field(default_factory=dict)

@@ -33,6 +33,7 @@ from sanic.response import json as json_response
 from sanic.server.protocols.websocket_protocol import WebSocketProtocol
 
 from . import api
+from .audit import AuditLog
 from .auth import Authority, load_secret
 from .cli import open_store
 from .clock import SystemClock
@@ -123,6 +124,10 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
     app.config.WEBSOCKET_MAX_SIZE = 16 * 1024
     app.config.KEEP_ALIVE_TIMEOUT = 30
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    # whom to believe about the client's address (request.remote_addr): nobody unless configured
+    app.config.PROXIES_COUNT = deployment.proxy.proxies_count
+    app.config.REAL_IP_HEADER = deployment.proxy.real_ip_header
+    app.config.FORWARDED_SECRET = deployment.proxy.forwarded_secret
     app.ctx.deployment = deployment
     app.ctx.redis_url = redis_url
     # The deployment's one clock: its halls' events, idempotency records, rate-limit windows and
@@ -156,6 +161,7 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
         # ticket-issue limits: shared by all workers through Redis when the hall runs on Redis
         app.ctx.limiter = open_rate_limiter(store, app.ctx.clock)
         app.ctx.store = store
+        app.ctx.audit = AuditLog(store, dep, app.ctx.clock)  # logins and managers' requests (等保)
         app.ctx.services = {}
         app.ctx.hubs = {}
         app.ctx.followers = []
@@ -390,8 +396,10 @@ def _register_ops(app: Sanic) -> None:
 
 
 def _register_errors(app: Sanic) -> None:
-    def respond(status: int, code: str, message: str, field: str | None = None) -> HTTPResponse:
-        return json_response(api.error_body(code, message, field), status=status)
+    def respond(
+        status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> HTTPResponse:
+        return json_response(api.error_body(code, message, field), status=status, headers=headers)
 
     @app.exception(api.ApiError)
     async def on_api_error(request: Request, exc: api.ApiError) -> HTTPResponse:
@@ -421,7 +429,9 @@ def _register_errors(app: Sanic) -> None:
             405: "不支持该请求方法 (method not allowed)",
             413: f"请求体过大，上限 {REQUEST_MAX_BYTES // 1024} KiB (request body too large)",
         }
-        return respond(status, codes.get(status, "error"), messages.get(status, str(exc)))
+        # the exception's own headers: a 405 says which methods the path takes (Allow), as HTTP asks
+        headers = {k: str(v) for k, v in (getattr(exc, "headers", None) or {}).items()}
+        return respond(status, codes.get(status, "error"), messages.get(status, str(exc)), headers=headers)
 
     @app.exception(Exception)
     async def on_error(request: Request, exc: Exception) -> HTTPResponse:

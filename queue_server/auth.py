@@ -160,8 +160,12 @@ class Authority:
         return None
 
     def principal(self, token: str | None) -> Principal | None:
-        """The principal a bearer token stands for, or None when it is missing, forged or expired."""
-        if not token:
+        """The principal a bearer token stands for, or None when it is missing, forged or expired.
+
+        Every token this deployment issues is ASCII; anything else (e.g. header bytes that are
+        not UTF-8, read by the server as Latin-1) is simply a bad token, never an error.
+        """
+        if not token or not token.isascii():
             return None
         if token.startswith("dev."):
             _, device_id, _mac = [*token.split(".", 2), "", ""][:3]

@@ -212,7 +212,8 @@ class OpenWindow(Command):
 class PauseWindow(Command):
     name = "pause_window"
     window: int
-    reason: str = "暂停服务"
+    reason: str = "paused"  # the id of one of the hall's pause_reasons
+    note: str | None = None  # the clerk's own words: staff feeds only
 
 
 @dataclass(frozen=True)
@@ -721,10 +722,27 @@ def _pause(hall: Hall, state: HallState, cmd: PauseWindow, now: float) -> Decisi
     win = _open_window(hall, state, cmd.window)
     if win.status == "paused":
         raise _reject("already_paused", f"{win.number}号窗口已暂停 (window already paused)")
-    if not cmd.reason or len(cmd.reason) > 100:
-        raise _reject("bad_reason", "暂停原因为1–100字 (reason must be 1–100 characters)", "reason", 422)
+    reason = next((r for r in hall.pause_reasons if r.id == cmd.reason), None)
+    if reason is None:
+        known = "、".join(f"{r.id}（{r.name}）" for r in hall.pause_reasons)
+        raise _reject(
+            "unknown_pause_reason",
+            f"未知暂停原因 {cmd.reason!r}，可选：{known} (unknown pause reason; use one of the hall's pause_reasons)",
+            "reason",
+            422,
+        )
+    if cmd.note is not None and len(cmd.note) > 100:
+        raise _reject("bad_note", "备注不超过100字 (the note is limited to 100 characters)", "note", 422)
     _busy(state, win)
-    data = {"window": win.number, "clerk": win.clerk, "reason": cmd.reason}
+    data: dict[str, Any] = {
+        "window": win.number,
+        "clerk": win.clerk,
+        "reason": reason.id,
+        "reason_zh": reason.name,
+        "reason_en": reason.name_en,
+    }
+    if cmd.note:
+        data["note"] = mask_numbers(cmd.note)
     return Decision("window.paused", data, data)
 
 

@@ -323,6 +323,23 @@ class PriorityGroup(_Model):
     boost_minutes: float = Field(default=30, ge=0)
 
 
+class PauseReason(_Model):
+    """A reason a window may be paused for, as the public boards show it (never a clerk's own words)."""
+
+    id: Slug
+    name: str = Field(min_length=1, max_length=20)
+    name_en: str = Field(min_length=1, max_length=40)
+
+
+DEFAULT_PAUSE_REASONS = (
+    PauseReason(id="paused", name="暂停服务", name_en="Service paused"),
+    PauseReason(id="break", name="临时离岗", name_en="Short break"),
+    PauseReason(id="consulting", name="业务咨询", name_en="Consulting"),
+    PauseReason(id="maintenance", name="系统维护", name_en="System maintenance"),
+    PauseReason(id="lunch", name="午间休息", name_en="Lunch break"),
+)
+
+
 class Policy(_Model):
     """The calling policy by name (see :mod:`queue_server.policy`) and its parameters."""
 
@@ -650,6 +667,8 @@ class Hall(_Model):
     languages: list[Language] = Field(default_factory=list)
     targets: Targets = Field(default_factory=Targets)
     priority_groups: list[PriorityGroup] = Field(default_factory=list)
+    # what a clerk may pause for; boards show only these names (a free note goes to staff only)
+    pause_reasons: list[PauseReason] = Field(default_factory=lambda: list(DEFAULT_PAUSE_REASONS), min_length=1)
     zones: list[Zone] = Field(min_length=1)
     window_classes: list[WindowClass] = Field(min_length=1)
     categories: list[Category] = Field(min_length=1)
@@ -795,6 +814,10 @@ class RateLimits(_Model):
     tickets_per_device_per_minute: int = Field(default=120, gt=0)
     tickets_per_phone_per_day: int = Field(default=3, gt=0)
     tickets_per_address_per_hour: int = Field(default=20, gt=0)
+    # failed logins within login_lockout_minutes, past which logins are refused (before any hash)
+    failed_logins_per_account: int = Field(default=5, gt=0)
+    failed_logins_per_address: int = Field(default=20, gt=0)
+    login_lockout_minutes: int = Field(default=15, gt=0, le=24 * 60)
 
 
 class Auth(_Model):
@@ -804,9 +827,30 @@ class Auth(_Model):
     rate_limits: RateLimits = Field(default_factory=RateLimits)
 
 
+class Proxy(_Model):
+    """The reverse proxy in front of hallq, if any (docs/OPERATIONS.md, "Behind a reverse proxy").
+
+    Sanic's own proxy settings, by their Sanic names: only with them does the server believe
+    a forwarded client address, so the per-address limits count citizens, not the proxy.
+    Leave them unset when nothing stands in front (a client could forge the header).
+
+    * ``proxies_count`` (``PROXIES_COUNT``): how many proxies append to ``X-Forwarded-For``;
+      the client is the entry that many places from the end.
+    * ``real_ip_header`` (``REAL_IP_HEADER``): a header the proxy sets to the client's address
+      alone, e.g. ``X-Real-IP``.
+    * ``forwarded_secret`` (``FORWARDED_SECRET``): trust an RFC 7239 ``Forwarded`` header that
+      carries ``secret=`` this value.
+    """
+
+    proxies_count: int = Field(default=0, ge=0, le=10)
+    real_ip_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,60}$")
+    forwarded_secret: str | None = Field(default=None, min_length=8, max_length=200)
+
+
 class Deployment(_Model):
     storage: Storage = Field(default_factory=Storage)
     auth: Auth = Field(default_factory=Auth)
+    proxy: Proxy = Field(default_factory=Proxy)
     halls: list[Hall] = Field(min_length=1)
 
     def hall(self, hall_id: str) -> Hall:
@@ -879,6 +923,7 @@ def _check_references(dep: Deployment) -> list[ConfigIssue]:
         dupes(at("windows"), [w.number for w in hall.windows], "window number")
         dupes(at("clerks"), [c.id for c in hall.clerks], "clerk id")
         dupes(at("priority_groups"), [g.id for g in hall.priority_groups], "priority group id")
+        dupes(at("pause_reasons"), [r.id for r in hall.pause_reasons], "pause reason id")
         for i, cat in enumerate(hall.categories):
             if cat.zone not in zones:
                 issues.append(
@@ -1063,6 +1108,7 @@ WHAT_ZH = {
     "window number": "窗口号",
     "clerk id": "人员编号",
     "priority group id": "优先群体编号",
+    "pause reason id": "暂停原因编号",
     "shift id": "班次编号",
 }
 
@@ -1144,7 +1190,7 @@ def parse_config(raw: Any, source: str = "") -> Deployment:
     single = "halls" not in raw
     doc = dict(raw)
     if single:
-        shared = {key: doc.pop(key) for key in ("storage", "auth") if key in doc}
+        shared = {key: doc.pop(key) for key in ("storage", "auth", "proxy") if key in doc}
         doc = {"halls": [doc]} | shared
     try:
         dep = Deployment.model_validate(doc)

@@ -214,7 +214,8 @@ class WindowState:
     status: WindowStatus = "closed"
     clerk: str | None = None
     current: str | None = None  # ticket id being called or served
-    pause_reason: str | None = None
+    pause_reason: str | None = None  # the id of one of the hall's pause_reasons
+    pause_note: str | None = None  # the clerk's own words (masked): staff views only
     since: float | None = None  # when the status last changed
 
 
@@ -427,10 +428,10 @@ def apply_event(state: HallState, event: Event) -> None:
         _on_duty(state, d["window"], d["clerk"], at)
     elif kind == "window.paused":
         win = state.windows[d["window"]]
-        win.status, win.pause_reason, win.since = "paused", d["reason"], at
+        win.status, win.pause_reason, win.pause_note, win.since = "paused", d["reason"], d.get("note"), at
     elif kind == "window.resumed":
         win = state.windows[d["window"]]
-        win.status, win.pause_reason, win.since = "open", None, at
+        win.status, win.pause_reason, win.pause_note, win.since = "open", None, None, at
     elif kind == "window.closed":
         win = state.windows[d["window"]]
         win.status, win.clerk, win.pause_reason, win.since = "closed", None, None, at

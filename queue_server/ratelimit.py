@@ -29,6 +29,10 @@ class RateLimiter(Protocol):
         """Count one hit on ``key``; False (and not counted) when ``limit`` hits fall within the window."""
         ...
 
+    async def hits(self, key: str, window_seconds: float) -> int:
+        """How many hits on ``key`` fall within the window (counts nothing)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -41,13 +45,20 @@ class MemoryRateLimiter:
 
     async def allow(self, key: str, limit: int, window_seconds: float) -> bool:
         now = self._clock.now()
-        hits = self._hits[key]
-        while hits and now - hits[0] >= window_seconds:
-            hits.popleft()
+        hits = self._recent(key, now, window_seconds)
         if len(hits) >= limit:
             return False
         hits.append(now)
         return True
+
+    async def hits(self, key: str, window_seconds: float) -> int:
+        return len(self._recent(key, self._clock.now(), window_seconds))
+
+    def _recent(self, key: str, now: float, window_seconds: float) -> deque[float]:
+        hits = self._hits[key]
+        while hits and now - hits[0] >= window_seconds:
+            hits.popleft()
+        return hits
 
     async def close(self) -> None:
         self._hits.clear()
@@ -65,24 +76,35 @@ return 1
 """
 
 
+# KEYS[1] the window's sorted set; ARGV: now (ms), window (ms)
+_COUNT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+return redis.call('ZCARD', KEYS[1])
+"""
+
+
 class RedisRateLimiter:
     """Counters shared by every worker of the deployment, in the deployment's Redis."""
 
     def __init__(self, client: aioredis.Redis, prefix: str = "hallq:rate:", clock: Clock | None = None) -> None:
         self.redis = client  # the store's client: one pool, healed by the same health checks after an outage
         self._script = self.redis.register_script(_SLIDING_WINDOW)
+        self._count = self.redis.register_script(_COUNT)
         self.prefix = prefix
         self._clock = clock or SystemClock()
 
     async def allow(self, key: str, limit: int, window_seconds: float) -> bool:
+        return bool(await self._call(self._script, key, window_seconds, limit, uuid.uuid4().hex))
+
+    async def hits(self, key: str, window_seconds: float) -> int:
+        return int(await self._call(self._count, key, window_seconds))
+
+    async def _call(self, script: Any, key: str, window_seconds: float, *more: Any) -> Any:
         now_ms = int(self._clock.now() * 1000)
         try:
-            ok = await self._script(
-                keys=[self.prefix + key], args=[now_ms, int(window_seconds * 1000), limit, uuid.uuid4().hex]
-            )
+            return await script(keys=[self.prefix + key], args=[now_ms, int(window_seconds * 1000), *more])
         except RedisError as exc:
             raise StoreUnavailable(f"Redis 不可用，请稍后重试 (Redis is unavailable: {exc})") from exc
-        return bool(ok)
 
     async def close(self) -> None:
         """The client belongs to the store, which closes it."""

@@ -68,13 +68,22 @@ def announcement(hall: Hall, number: str, window: int, recall: bool = False) -> 
     return {"zh": zh, "en": en, **more}
 
 
+def pause_reason(hall: Hall, code: str | None) -> tuple[str, str]:
+    """The public (zh, en) name of a pause reason id. Anything else — e.g. the free text an older
+    journal holds — is shown as 暂停服务: a clerk's own words never reach a board."""
+    for reason in hall.pause_reasons:
+        if reason.id == code:
+            return reason.name, reason.name_en
+    return "暂停服务", "Service paused"
+
+
 def public_event(hall: Hall, event: Event) -> dict[str, Any] | None:
     """The event as a board or tracker may see it, or None when it is not public."""
     if event.type not in PUBLIC_EVENTS:
         return None
     data = {k: v for k, v in event.data.items() if k in PUBLIC_FIELDS}
     if event.type == "window.paused":
-        data["reason"] = event.data.get("reason")
+        data["reason"], data["reason_en"] = pause_reason(hall, event.data.get("reason"))
     out: dict[str, Any] = {"seq": event.seq, "ts": event.ts, "type": event.type, "data": data}
     if event.type in ("ticket.called", "ticket.recalled"):
         out["announcement"] = announcement(hall, data["number"], data["window"], event.type == "ticket.recalled")
@@ -162,13 +171,15 @@ def hall_snapshot(
         if zone and win_cfg.zone != zone:
             continue
         live = state.windows.get(win_cfg.number)
+        why = pause_reason(hall, live.pause_reason) if live is not None and live.status == "paused" else None
         current = state.tickets.get(live.current) if live and live.current else None
         row = {
             "number": win_cfg.number,
             "zone": win_cfg.zone,
             "class": win_cfg.window_class,
             "status": live.status if live else "closed",
-            "pause_reason": live.pause_reason if live else None,
+            "pause_reason": why[0] if why else None,
+            "pause_reason_en": why[1] if why else None,
             "current": {
                 "ticket": current.id,
                 "number": current.number,
@@ -182,6 +193,7 @@ def hall_snapshot(
             row["clerk"] = live.clerk if live else None
             row["clerk_name"] = _clerk_name(hall, live.clerk) if live and live.clerk else None
             row["since"] = live.since if live else None
+            row["pause_note"] = live.pause_note if live else None
             row["categories"] = list(live.categories) if live else hall.window_categories(win_cfg.number)
             if current is not None:
                 row["current"]["reason"] = current.call_reason
@@ -447,12 +459,13 @@ def hall_alerts(hall: Hall, state: HallState, now: float) -> list[dict[str, Any]
         elif win.status == "paused" and win.since is not None:
             paused = (now - win.since) / 60
             if paused > PAUSE_ALERT_MINUTES:
+                why = pause_reason(hall, win.pause_reason)
                 alerts.append(
                     {
                         "kind": "long_pause",
                         "window": win.number,
-                        "zh": f"{win.number}号窗口已暂停{paused:.0f}分钟（{win.pause_reason or '暂停服务'}）",
-                        "en": f"Window {win.number} paused for {paused:.0f} min ({win.pause_reason or 'paused'})",
+                        "zh": f"{win.number}号窗口已暂停{paused:.0f}分钟（{why[0]}）",
+                        "en": f"Window {win.number} paused for {paused:.0f} min ({why[1]})",
                     }
                 )
     return alerts

@@ -67,7 +67,10 @@
       win.current = null;
       var what = { "ticket.finished": ["办结", "Finished"], "ticket.no_show": ["过号", "No-show"], "ticket.transferred": ["转办", "Transferred"] }[ev.type];
       log(what[0] + " " + d.number + (d.case_number ? "（" + d.case_number + "）" : ""), what[1] + " " + d.number);
-    } else if (ev.type === "window.paused" && mine) { win.status = "paused"; win.pause_reason = d.reason; log("暂停：" + d.reason, "Paused: " + d.reason); }
+    } else if (ev.type === "window.paused" && mine) {
+      win.status = "paused"; win.pause_reason = d.reason_zh;
+      log("暂停：" + d.reason_zh + (d.note ? "（" + d.note + "）" : ""), "Paused: " + d.reason_en + (d.note ? " (" + d.note + ")" : ""));
+    }
     else if (ev.type === "window.resumed" && mine) { win.status = "open"; win.pause_reason = null; log("恢复服务", "Resumed"); }
     else if (ev.type === "window.closed" && mine) { win.status = "closed"; win.current = null; }
     else if (ev.type === "window.opened" && mine) { win.status = "open"; win.categories = d.categories; }
@@ -185,7 +188,7 @@
       dialog(null);
       act("transfer", body);
     });
-    $("pause-dialog").addEventListener("submit", function (ev) { ev.preventDefault(); dialog(null); act("pause", { reason: $("pause-reason").value }); });
+    $("pause-dialog").addEventListener("submit", function (ev) { ev.preventDefault(); dialog(null); act("pause", { reason: $("pause-reason").value, note: $("pause-note").value.trim() || null }); });
     $("logout").addEventListener("click", function () {
       act("close").then(function () { sessionStorage.removeItem(STORE + page.hall); location.reload(); });
     });

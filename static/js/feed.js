@@ -6,11 +6,15 @@
  * minute still shows every call made meanwhile. Reconnects back off exponentially (0.5 s to
  * 8 s, with jitter). The element #conn shows 已连接 / 正在重连….
  *
+ * The server sends something at least every 15 s (a ping when idle). A connection that stays
+ * silent for SILENCE_MS is taken for dead — half-open: the network dropped it without a close,
+ * so onclose would not come for minutes — and is dropped and reopened with after=.
+ *
  * handlers: snapshot(msg), event(msg), status(msg), sync(msg), open(), down(), refused(code, reason)
  */
 (function () {
   "use strict";
-  var MIN_DELAY = 500, MAX_DELAY = 8000;
+  var MIN_DELAY = 500, MAX_DELAY = 8000, SILENCE_MS = 40000;  // heartbeats every 7.5–15 s: two missed and more
 
   function indicator(state) {
     var el = document.getElementById("conn");
@@ -23,8 +27,8 @@
   }
 
   function connect(path, handlers) {
-    var feed = { lastSeq: null, socket: null, closed: false, attempts: 0, messages: 0 };
-    var timer = null;
+    var feed = { lastSeq: null, socket: null, closed: false, attempts: 0, messages: 0, silent: 0 };
+    var timer = null, watchdog = null;
 
     function url() {
       var proto = location.protocol === "https:" ? "wss:" : "ws:";
@@ -46,13 +50,35 @@
       timer = setTimeout(open, delay * (0.75 + Math.random() * 0.5));
     }
 
+    /* (Re)arm the silence timer: nothing heard for SILENCE_MS means the connection is dead. */
+    function listen(ws) {
+      if (watchdog) clearTimeout(watchdog);
+      watchdog = setTimeout(function () {
+        if (feed.socket !== ws) return;
+        feed.silent += 1;
+        ws.onclose = ws.onmessage = null;  // a half-open socket's close may never come: do not wait for it
+        try { ws.close(); } catch (e) { /* already closing */ }
+        lost();
+      }, SILENCE_MS);
+    }
+
+    function lost() {
+      feed.socket = null;
+      if (watchdog) { clearTimeout(watchdog); watchdog = null; }
+      indicator("down");
+      call("down");
+      schedule();
+    }
+
     function open() {
       timer = null;
       var ws;
       try { ws = new WebSocket(url()); } catch (e) { indicator("down"); schedule(); return; }
       feed.socket = ws;
+      listen(ws);
       ws.onopen = function () { feed.attempts = 0; indicator("ok"); call("open"); };
       ws.onmessage = function (ev) {
+        listen(ws);
         var msg;
         try { msg = JSON.parse(ev.data); } catch (e) { return; }
         feed.messages += 1;
@@ -68,15 +94,14 @@
       };
       ws.onclose = function (ev) {
         feed.socket = null;
+        if (watchdog) { clearTimeout(watchdog); watchdog = null; }
         if (feed.closed) return;
         if (ev.code >= 4400 && ev.code < 4500) {  // 4401 login required, 4403 forbidden, 4404 unknown
           indicator("refused");
           call("refused", { code: ev.code, reason: ev.reason });
           return;
         }
-        indicator("down");
-        call("down");
-        schedule();
+        lost();
       };
       ws.onerror = function () { /* onclose follows and reconnects */ };
     }
@@ -84,6 +109,7 @@
     feed.close = function () {
       feed.closed = true;
       if (timer) clearTimeout(timer);
+      if (watchdog) clearTimeout(watchdog);
       if (feed.socket) feed.socket.close();
     };
     indicator("down");

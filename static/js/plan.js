@@ -954,9 +954,23 @@
     $("kpis-more").innerHTML = head + "<tbody>" + more.map(kpiRow).join("") + "</tbody>";
     $("plots").innerHTML = plotsHtml(res.plots);
     var url = res.report_url || API + "/runs/" + encodeURIComponent(run.run) + "/report";
-    $("report-link").href = url + (url.indexOf("?") >= 0 ? "&" : "?") + "token=" + encodeURIComponent(token);
+    $("report-link").href = url;
+    $("report-link").onclick = openReport;
     if (resetPlayback) setupPlayback(res.playback);
     else drawPlayback();
+  }
+
+  /* The report needs the session, which goes in the Authorization header, never in a URL (?token= would land in
+     access logs): fetch it, then show it in the tab the click opened. */
+  function openReport(ev) {
+    ev.preventDefault();
+    var tab = window.open("", "_blank");
+    fetch(this.href, { headers: { Authorization: "Bearer " + token } }).then(function (resp) {
+      return resp.ok ? resp.text() : Promise.reject(resp.status);
+    }).then(function (text) {
+      var url = URL.createObjectURL(new Blob([text], { type: "text/html;charset=utf-8" }));
+      if (tab) tab.location.href = url; else location.assign(url);
+    }, function () { if (tab) tab.close(); });
   }
 
   function plotsHtml(plots) {

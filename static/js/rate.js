@@ -12,7 +12,7 @@
   function show(step) { ["idle", "ask", "reason", "thanks"].forEach(function (s) { $("rate-" + s).hidden = s !== step; }); }
 
   function fetchPending() {
-    return HallqFeed.api("GET", "/pages/pad/" + page.window + "?hall=" + encodeURIComponent(page.hall) + "&token=" + encodeURIComponent(token))
+    return HallqFeed.api("GET", "/pages/pad/" + page.window + "?hall=" + encodeURIComponent(page.hall), undefined, { token: token })
       .then(function (r) {
         if (!r.ok) { var e = HallqFeed.errorText(r); $("rate-error").hidden = false; $("rate-error").innerHTML = I18n.both(e.zh, e.en); return; }
         $("rate-error").hidden = true;

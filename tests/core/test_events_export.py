@@ -88,7 +88,7 @@ def day_at_the_hall(hall_id: str) -> list[tuple[Command, str]]:
         (CallNext(16), "clerk:c16"),
         (StartService(16), "clerk:c16"),
         (Transfer(16, to_category="household"), "clerk:c16"),
-        (PauseWindow(16, "系统故障"), "clerk:c16"),
+        (PauseWindow(16, "maintenance"), "clerk:c16"),
         (ResumeWindow(16), "clerk:c16"),
         (CloseWindow(16), "clerk:c16"),
         (MoveClerk("c13", 13), "manager:m1"),
@@ -211,7 +211,7 @@ def test_export_jsonl_is_the_log(journals: tuple[Path, dict[str, list[Event]]]) 
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert [Event.from_json(line) for line in lines] == logs["demo"]
-    assert '"reason":"系统故障"' in done.stdout  # Chinese stays readable
+    assert '"reason_zh":"系统维护"' in done.stdout  # Chinese stays readable
 
 
 def test_export_csv(journals: tuple[Path, dict[str, list[Event]]]) -> None:

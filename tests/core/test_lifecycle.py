@@ -189,7 +189,7 @@ def test_no_show_recall_only_at_its_own_idle_window(tiny: Driver) -> None:
     tiny.do(NoShow(1))
     assert tiny.refused(Recall(1, "20261123-A999")).code == "unknown_ticket"
     # a paused window calls nobody, not even a no-show coming back; after resuming it may
-    tiny.do(PauseWindow(1, "临时离岗"))
+    tiny.do(PauseWindow(1, "break"))
     assert tiny.refused(Recall(1, first["ticket"])).code == "window_paused"
     assert ticket_state(tiny, "A001") == "no_show"
     tiny.do(ResumeWindow(1))
@@ -328,14 +328,15 @@ def test_window_open_pause_resume_close(tiny: Driver) -> None:
     err = tiny.refused(CallNext(1))
     assert (err.code, err.field) == ("window_closed", "window")
     tiny.do(OpenWindow(1, "k1"), "clerk:k1")
-    paused = tiny.do(PauseWindow(1, "临时离岗取材料"), "clerk:k1")
-    assert paused == paused | {"window": 1, "clerk": "k1", "reason": "临时离岗取材料"}
+    paused = tiny.do(PauseWindow(1, "break", "为张三丰取材料 13812345678"), "clerk:k1")
+    assert paused == paused | {"window": 1, "clerk": "k1", "reason": "break", "reason_zh": "临时离岗",
+                               "reason_en": "Short break", "note": "为张三丰取材料 138****78"}
     win = tiny.svc.state.windows[1]
-    assert (win.status, win.pause_reason) == ("paused", "临时离岗取材料")
+    assert (win.status, win.pause_reason, win.pause_note) == ("paused", "break", "为张三丰取材料 138****78")
     assert tiny.refused(CallNext(1)).code == "window_paused"
-    assert tiny.refused(PauseWindow(1, "again")).code == "already_paused"
+    assert tiny.refused(PauseWindow(1, "break")).code == "already_paused"
     tiny.do(ResumeWindow(1), "clerk:k1")
-    assert (win.status, win.pause_reason) == ("open", None)
+    assert (win.status, win.pause_reason, win.pause_note) == ("open", None, None)
     assert tiny.refused(ResumeWindow(1)).code == "not_paused"
     tiny.do(CloseWindow(1), "clerk:k1")
     assert (win.status, win.clerk) == ("closed", None)
@@ -360,10 +361,12 @@ def test_a_paused_window_may_be_closed(tiny: Driver) -> None:
 def test_pause_needs_a_reason_and_an_idle_window(tiny: Driver) -> None:
     tiny.do(IssueTicket("A"))
     tiny.do(OpenWindow(1, "k1"))
-    assert tiny.refused(PauseWindow(1, "")).code == "bad_reason"
-    assert tiny.refused(PauseWindow(1, "因" * 101)).code == "bad_reason"
+    unknown = tiny.refused(PauseWindow(1, "为张三丰办理加急"))  # free text is no reason: the list is the hall's
+    assert (unknown.code, unknown.field) == ("unknown_pause_reason", "reason")
+    assert "临时离岗" in unknown.message and "break" in unknown.message
+    assert tiny.refused(PauseWindow(1, "break", "因" * 101)).code == "bad_note"
     tiny.do(CallNext(1))
-    err = tiny.refused(PauseWindow(1, "午休"))
+    err = tiny.refused(PauseWindow(1, "lunch"))
     assert err.code == "window_busy" and "A001" in err.message
     assert tiny.refused(CloseWindow(1)).code == "window_busy"
     assert tiny.refused(CallNext(1)).code == "window_busy"

@@ -405,7 +405,7 @@ class HallMachine(RuleBasedStateMachine):
         ref_action: Callable[..., Any]
         args: tuple[Any, ...]
         if action == "pause":
-            cmd, ref_action, args = PauseWindow(w, "临时离岗"), self.ref.pause, (w,)
+            cmd, ref_action, args = PauseWindow(w, "break"), self.ref.pause, (w,)
         elif action == "resume":
             cmd, ref_action, args = ResumeWindow(w), self.ref.resume, (w,)
         elif action == "close":

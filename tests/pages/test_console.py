@@ -44,10 +44,13 @@ def test_keyboard_shortcuts_run_the_window(page: Page, server, tokens):
     expect(page.locator("#queues tr[data-category=business-change] .waiting")).to_have_text("0")
 
     page.keyboard.press("p")  # 暂停, with a reason
-    page.select_option("#pause-reason", "临时离岗")
-    page.keyboard.press("Enter")
+    page.select_option("#pause-reason", "break")  # 临时离岗, from the hall's pause_reasons
+    page.fill("#pause-note", "为张三丰取材料")  # the clerk's own words: staff only
+    page.press("#pause-note", "Enter")
     expect(page.locator("#desk-status")).to_have_class("state-paused")
     expect(display.locator("#window-state .zh")).to_have_text("暂停服务（临时离岗）")
+    expect(page.locator("#log")).to_contain_text("暂停：临时离岗（为张三丰取材料）")
+    assert "张三丰" not in display.content()
     screenshot(display, "window-display-paused")
     page.keyboard.press("p")  # 恢复
     expect(page.locator("#desk-status")).to_have_class("state-open")
@@ -60,7 +63,8 @@ def test_keyboard_shortcuts_run_the_window(page: Page, server, tokens):
     finished = events(server, tokens, "ticket.finished")[0]["data"]
     assert (finished["number"], finished["outcome"], finished["case_number"]) == ("A001", "accepted_pending", "RQ-0001")
     assert [e["data"]["number"] for e in events(server, tokens, "ticket.no_show")] == ["B001"]
-    assert [e["data"]["reason"] for e in events(server, tokens, "window.paused")] == ["临时离岗"]
+    paused = [e["data"] for e in events(server, tokens, "window.paused")]
+    assert [(d["reason"], d["reason_zh"], d["note"]) for d in paused] == [("break", "临时离岗", "为张三丰取材料")]
 
 
 def test_transfer_from_the_console(page: Page, server, tokens):

@@ -40,7 +40,7 @@ def test_alerts_name_over_target_idle_and_long_paused_windows(example_hall, cloc
             await svc.execute(IssueTicket("business-setup"), "kiosk:k1")
         await svc.execute(OpenWindow(2, "c02"), "clerk:c02")  # open, idle, and A tickets wait
         await svc.execute(OpenWindow(16, "c16"), "clerk:c16")
-        await svc.execute(PauseWindow(16, "系统故障"), "clerk:c16")
+        await svc.execute(PauseWindow(16, "maintenance", "交换机故障"), "clerk:c16")
         clock.advance(25 * 60)
 
     svc = run(example_hall, clock, tmp_path, script)
@@ -48,7 +48,7 @@ def test_alerts_name_over_target_idle_and_long_paused_windows(example_hall, cloc
     kinds = {a["kind"]: a for a in alerts}
     assert kinds["over_target"]["zh"] == "企业开办等候超时：最长已等25分钟（目标20分钟），2人等候"
     assert kinds["idle_window"]["zh"] == "2号窗口空闲25分钟，但企业开办有人等候"
-    assert kinds["long_pause"]["zh"] == "16号窗口已暂停25分钟（系统故障）"
+    assert kinds["long_pause"]["zh"] == "16号窗口已暂停25分钟（系统维护）"
 
 
 def test_no_alerts_in_a_calm_hall(example_hall, clock, tmp_path):

@@ -87,7 +87,10 @@ def test_fewer_comprehensive_windows_lengthen_the_wait_and_playback_follows_the_
     expect(row).to_contain_text("平均等候")
     expect(row.locator("td").nth(2)).to_contain_text("[")
     assert page.locator("#plots img").count() >= 1
-    assert "token=" in (page.locator("#report-link").get_attribute("href") or "")
+    assert "token=" not in (page.locator("#report-link").get_attribute("href") or "")  # the session is no URL's
+    with page.expect_popup() as opened:
+        page.click("#report-link")
+    expect(opened.value.locator("body")).to_contain_text("仿真报告")
 
     # playback: moving the slider changes the floor plan (utilisation heat map and people waiting)
     svg = page.locator("#playback-floor")

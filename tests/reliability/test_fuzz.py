@@ -6,8 +6,11 @@ and a broken configuration is a ConfigError naming a field — never a traceback
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import json
 import os
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,8 @@ import schemathesis
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from queue_server.api import openapi_document
 from queue_server.auth import Authority
@@ -126,3 +131,41 @@ def test_the_fuzzer_can_break_things(tmp_path: Path):
     with pytest.raises(ConfigError) as info:
         parse_config(doc)
     assert str(info.value.issues[0]) == "windows[3].class: 未知窗口类别 'nope' (unknown window class 'nope')"
+
+
+# -------------------------------------------------------------------- hand-made cases the generator does not make
+
+GARBAGE_TOKENS = [b"\xff\xfe", b"dev.\xff\xfe.x", b"eyJyIjoibWFuYWdlciJ9.\xc3\x28.sig"]
+
+
+@pytest.mark.parametrize("token", GARBAGE_TOKENS, ids=["not-utf8", "device-not-utf8", "session-not-utf8"])
+def test_a_bearer_token_that_is_not_utf8_is_a_401_not_a_500(token, fuzz_server):
+    """Header bytes that are not UTF-8 are simply a bad token: 401, like any other, on HTTP and WebSocket."""
+    import http.client
+
+    server, _ = fuzz_server
+    for method, path in [("GET", "/api/v1/me"), ("GET", "/api/v1/halls/demo/events"),
+                         ("POST", "/api/v1/halls/demo/windows/16/call-next")]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        conn.putrequest(method, path)
+        conn.putheader("Authorization", b"Bearer " + token)
+        conn.putheader("Content-Length", "0")
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        conn.close()
+        expected = 200 if path == "/api/v1/me" else 401  # /me answers for anyone: a bad token is a citizen
+        assert resp.status == expected, (path, body)
+        if path == "/api/v1/me":
+            assert body["role"] == "citizen"
+        else:
+            assert body["error"]["code"] == "login_required"
+
+    async def close_code(url: str) -> int:
+        async with connect(url) as ws:
+            with pytest.raises(ConnectionClosed) as info:
+                await asyncio.wait_for(ws.recv(), 5)
+            return info.value.rcvd.code
+
+    quoted = urllib.parse.quote_from_bytes(token)
+    assert asyncio.run(close_code(f"{server.ws}/ws/manager?token={quoted}")) == 4401

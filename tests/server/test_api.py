@@ -144,6 +144,7 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(server, tokens):
         (server.get("/api/v1/no/such/path"), 404, "not_found", None),
         (server.request("DELETE", f"{HALL}/tickets"), 405, "method_not_allowed", None),
     ]
+    assert cases[-1][0].headers["Allow"] == "POST"  # a 405 says what the path does take
     for resp, status, code, field in cases:
         assert resp.status == status, (code, resp.body)
         assert resp.error["code"] == code
