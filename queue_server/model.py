@@ -215,6 +215,7 @@ class WindowState:
     current: str | None = None  # ticket id being called or served
     pause_reason: str | None = None
     since: float | None = None  # when the status last changed
+    profile_since: float | None = None  # when its categories last changed (window.profile_set)
 
 
 @dataclass
@@ -411,6 +412,9 @@ def apply_event(state: HallState, event: Event) -> None:
     elif kind == "window.closed":
         win = state.windows[d["window"]]
         win.status, win.clerk, win.pause_reason, win.since = "closed", None, None, at
+    elif kind == "window.profile_set":
+        win = state.windows[d["window"]]
+        win.categories, win.profile_since = tuple(d["categories"]), at
     elif kind == "clerk.moved":
         if d.get("from_window") is not None:
             old = state.windows[d["from_window"]]
