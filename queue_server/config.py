@@ -491,8 +491,8 @@ class RebalanceSettings(_Model):
     # The look-ahead: futures simulated per candidate (the same for every candidate: common
     # random numbers) and the CP-SAT work limit per plan, in deterministic seconds — fixed
     # amounts of work, so the decision is the same however loaded the machine is.
-    lookahead_reps: int = Field(default=24, ge=4, le=400)
-    solver_work_seconds: float = Field(default=0.2, gt=0, le=10)
+    lookahead_reps: int = Field(default=16, ge=4, le=400)
+    solver_work_seconds: float = Field(default=0.05, gt=0, le=10)
 
 
 class LiveTwinSettings(_Model):

@@ -1,7 +1,7 @@
 """``hallq staffing`` and ``hallq roster``: staffing needs and the weekly roster from the command line.
 
-    hallq staffing config.yaml --day 2026-12-07
-    hallq roster config.yaml --week 2026-12-07 --out roster/ --time-limit 60
+hallq staffing config.yaml --day 2026-12-07
+hallq roster config.yaml --week 2026-12-07 --out roster/ --time-limit 60
 """
 
 from __future__ import annotations

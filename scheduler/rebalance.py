@@ -116,10 +116,17 @@ class Recommendation:
     def wait_after(self) -> float:
         return self.gain.after
 
+    @staticmethod
+    def command_of(move: Command) -> dict[str, Any]:
+        """A move or profile command as the API shows it (and matches it when applied)."""
+        if isinstance(move, MoveClerk):
+            return {"name": move.name, "clerk": move.clerk, "to_window": move.to_window}
+        if isinstance(move, SetWindowProfile):
+            return {"name": move.name, "window": move.window, "categories": list(move.categories)}
+        raise TypeError(f"not a rebalancing command: {move.name}")
+
     def command(self) -> dict[str, Any]:
-        if isinstance(self.move, MoveClerk):
-            return {"name": self.move.name, "clerk": self.move.clerk, "to_window": self.move.to_window}
-        return {"name": self.move.name, "window": self.move.window, "categories": list(self.move.categories)}
+        return self.command_of(self.move)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -263,9 +270,10 @@ def _solve(
     queue: dict[str, int],
     rates: dict[str, float],
     max_actions: int,
+    moves_only: bool = False,
 ) -> _Fluid:
-    """The fluid model for the horizon with at most ``max_actions`` actions; the plan it picks
-    is then scored by :func:`_evaluate`."""
+    """The fluid model for the horizon with at most ``max_actions`` actions (only moves, with
+    ``moves_only``); the plan it picks is then scored by :func:`_evaluate`."""
     settings = hall.rebalance
     horizon = settings.horizon_minutes
     m = cp_model.CpModel()
@@ -289,6 +297,8 @@ def _solve(
                 penalties.append(round(PROFILE_PENALTY * move_penalty) * v)
             if i:
                 changes.append(v)
+            if moves_only and opt.kind == "profile":
+                m.add(v == 0)
         m.add_exactly_one(zs)
         skills = hall.clerk(clerk.id).skills
         minutes = []
@@ -357,6 +367,27 @@ def _evaluate(
     return _Fluid(waits, _mean_over(waits, queue, rates, horizon), tuple(sorted(chosen.items())))
 
 
+def _profile_arrivals(hall: Hall, category: str, lo: datetime, hi: datetime) -> float:
+    """Arrivals the configured profile expects for ``category`` between ``lo`` and ``hi``."""
+    step = hall.demand.interval_minutes if hall.demand else 30
+    total = 0.0
+    for s, c in zip(day_intervals(hall, step), arrival_forecast(hall, category, lo.date(), step), strict=True):
+        begin = datetime.combine(lo.date(), s, hall.tz)
+        end = begin + timedelta(minutes=step)
+        overlap = max(0.0, (min(end, hi) - max(begin, lo)).total_seconds() / 60)
+        total += c * overlap / step
+    return total
+
+
+def _seen(state: HallState, category: str, now: float) -> int:
+    return sum(1 for t in state.tickets.values() if t.category == category and now - 1800 <= t.issued_at <= now)
+
+
+def _open_for(hall: Hall, now: float) -> float:
+    local = _local(hall, now)
+    return (local - datetime.combine(local.date(), hall.hours.open, hall.tz)).total_seconds() / 60
+
+
 def forecast_arrivals(hall: Hall, state: HallState, now: float, horizon_minutes: int) -> dict[str, float]:
     """Expected arrivals per minute per category over the next ``horizon_minutes``.
 
@@ -364,25 +395,30 @@ def forecast_arrivals(hall: Hall, state: HallState, now: float, horizon_minutes:
     the last 30 minutes once the hall has been open that long.
     """
     local = _local(hall, now)
-    step = hall.demand.interval_minutes if hall.demand else 30
-    starts = day_intervals(hall, step)
     out: dict[str, float] = {}
-    opened = datetime.combine(local.date(), hall.hours.open, hall.tz)
-    open_for = (local - opened).total_seconds() / 60
     for cat in hall.categories:
-        counts = arrival_forecast(hall, cat.id, local.date(), step)
-        total = 0.0
-        for s, c in zip(starts, counts, strict=True):
-            begin = datetime.combine(local.date(), s, hall.tz)
-            end = begin + timedelta(minutes=step)
-            lo, hi = max(begin, local), min(end, local + timedelta(minutes=horizon_minutes))
-            overlap = max(0.0, (hi - lo).total_seconds() / 60)
-            total += c * overlap / step
-        expected = total / horizon_minutes
-        seen = sum(1 for t in state.tickets.values() if t.category == cat.id and now - 1800 <= t.issued_at <= now)
-        if open_for >= 30:
-            expected = 0.3 * expected + 0.7 * seen / 30
+        expected = _profile_arrivals(hall, cat.id, local, local + timedelta(minutes=horizon_minutes)) / horizon_minutes
+        if _open_for(hall, now) >= 30:
+            expected = 0.3 * expected + 0.7 * _seen(state, cat.id, now) / 30
         out[cat.id] = expected
+    return out
+
+
+PRIOR_CITIZENS = 5.0  # the profile counts as this many citizens seen when scaling it
+
+
+def arrival_scale(hall: Hall, state: HallState, now: float) -> dict[str, float]:
+    """Per category, how many times the profile's arrivals the hall saw in the last 30 minutes,
+    shrunk towards 1 (a few citizens more or less say little): the look-ahead's futures draw
+    their arrivals from the profile times this factor, so a surge under way goes on in them."""
+    if _open_for(hall, now) < 30:
+        return {}
+    local = _local(hall, now)
+    out = {}
+    for cat in hall.categories:
+        expected = _profile_arrivals(hall, cat.id, local - timedelta(minutes=30), local)
+        ratio = (_seen(state, cat.id, now) + PRIOR_CITIZENS) / (expected + PRIOR_CITIZENS)
+        out[cat.id] = min(4.0, max(0.25, ratio))
     return out
 
 
@@ -494,6 +530,8 @@ def recommend_moves(
         plans.setdefault(fluid.actions, fluid)
         if len(fluid.actions) < k:
             break
+    walking = _solve(hall, state, clerks, queue, arrival, settings.max_moves, moves_only=True)
+    plans.setdefault(walking.actions, walking)  # the best plan that only moves clerks, too
     largest = max(plans, key=len, default=())
     for act in largest:
         plans.setdefault((act,), _evaluate(hall, state, clerks, queue, arrival, dict([act])))
@@ -519,6 +557,22 @@ def recommend_moves(
         after = prediction_interval(f_after.mean(ordered))
         before = float(np.nanmean(f_before.mean(ordered))) if f_before.people(ordered) else 0.0
         return Effect(ordered, before, after.mean if after.n else 0.0, after.low, after.high, f_after.people(ordered))
+
+    def cat_wait(f: FutureWaits | _Fluid, g: str) -> tuple[float, float]:
+        """(mean wait, citizens) of category ``g`` under ``f``."""
+        if isinstance(f, _Fluid):
+            return f.waits[g], queue.get(g, 0) + arrival.get(g, 0.0) * horizon
+        return (float(np.nanmean(f.mean([g]))) if f.people([g]) else 0.0), f.people([g])
+
+    def helped(cats: frozenset[str], f_before: FutureWaits | _Fluid, f_after: FutureWaits | _Fluid) -> frozenset[str]:
+        """The (at most two) categories of ``cats`` that gain most citizen-minutes: a clerk who
+        may now call every category they know mostly helps one or two of them."""
+        gains = {}
+        for g in cats:
+            (b, n), (a, _) = cat_wait(f_before, g), cat_wait(f_after, g)
+            gains[g] = (b - a) * n
+        best = sorted(cats, key=lambda g: (-gains[g], g))
+        return frozenset([g for g in best[:2] if gains[g] > 0] or best[:1])
 
     looked: dict[str, dict[str, float]] = {}
     note = ""
@@ -547,6 +601,7 @@ def recommend_moves(
             horizon_minutes=horizon,
             roster=roster,
             walk_minutes=settings.switch_cost_minutes,
+            arrival_scale=arrival_scale(hall, state, now),
         )
         none = scores[0]
         none_mean = float(np.nanmean(none.mean()))
@@ -562,7 +617,7 @@ def recommend_moves(
                 "difference_high": round(diff.high, 2),
             }
             cats = frozenset(g for c, i in key for g in _touched(by_id[c], by_id[c].options[i])[0])
-            gain = effects(none, score, cats)
+            gain = effects(none, score, helped(cats, none, score))
             touched_gain = gain.before - gain.after if gain else 0.0
             significant = diff.high < 0 and touched_gain >= settings.min_gain_minutes
             if significant and -diff.mean > best_gain:
@@ -575,7 +630,7 @@ def recommend_moves(
     for c, i in chosen:
         clerk, opt = by_id[c], by_id[c].options[i]
         gain_cats, cost_cats = _touched(clerk, opt)
-        gain = effects(before_w, after_w, gain_cats)
+        gain = effects(before_w, after_w, helped(gain_cats, before_w, after_w))
         assert gain is not None
         recs.append(_recommendation(hall, state, clerk, opt, gain, effects(before_w, after_w, cost_cats)))
     names = [c.id for c in hall.categories]
@@ -683,3 +738,42 @@ async def rebalance_now(
             except CommandRejected:
                 continue
     return plan, applied
+
+
+def realised_wait(state: HallState, categories: Sequence[str], start: float, end: float) -> tuple[float, int]:
+    """Mean wait (minutes) and count of the live hall's tickets of ``categories`` waiting at
+    ``start`` or issued before ``end`` (epoch seconds): from issue to the call, or to ``end``
+    if not called by then — what a recommendation's prediction is compared with."""
+    cats = set(categories)
+    total, n = 0.0, 0
+    for t in state.tickets.values():
+        if t.category not in cats or t.issued_at >= end or t.state in ("cancelled", "expired"):
+            continue
+        done = t.called_at if t.called_at is not None else math.inf
+        if done < start:
+            continue
+        total += (min(done, end) - t.issued_at) / 60
+        n += 1
+    return (total / n if n else 0.0), n
+
+
+def adoption(rec: dict[str, Any], at: float, actor: str) -> dict[str, Any]:
+    """What is kept of a recommendation once applied: its text and prediction, when and by whom."""
+    keep = ("command", "kind", "clerk", "clerk_name", "text", "text_en", "gain", "cost")
+    return {k: rec[k] for k in keep if k in rec} | {"at": at, "by": actor}
+
+
+def outcome(hall: Hall, state: HallState, adopted: dict[str, Any], now: float) -> dict[str, Any]:
+    """An applied recommendation beside what then happened: the realised mean wait of the
+    categories it was to help and of those it took the clerk from, over its horizon (so far, while
+    the horizon runs: ``done`` false), with whether the prediction's interval held."""
+    end = adopted["at"] + hall.rebalance.horizon_minutes * 60
+    out = dict(adopted) | {"done": now >= end, "until": end}
+    for side in ("gain", "cost"):
+        e = adopted.get(side)
+        if not e:
+            continue
+        mean, n = realised_wait(state, e["categories"], adopted["at"], min(now, end))
+        within = e.get("low") is not None and e["low"] <= mean <= e["high"]
+        out[f"{side}_realised"] = {"mean": round(mean, 1), "citizens": n, "within_interval": within}
+    return out

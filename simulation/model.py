@@ -45,7 +45,7 @@ from simpy.events import Timeout
 
 from queue_server.commands import serving_categories
 from queue_server.config import Hall, PriorityGroup
-from queue_server.model import Ticket, WindowState
+from queue_server.model import HallState, Ticket, WindowState
 from queue_server.policy import CallRules, call_rules
 
 from .distributions import Sampler, sampler
@@ -265,6 +265,8 @@ class _Window:
         "number",
         "open_since",
         "open_time",
+        "profile",
+        "seated_at",
         "skills",
     )
 
@@ -286,6 +288,8 @@ class _Window:
         self.busy_mark = 0.0  # busy_time when the current clerk sat down
         self.clerk_no = -1
         self.skills: dict[str, float] = {}
+        self.profile: tuple[str, ...] | None = None  # a work profile's categories (None: the window's own)
+        self.seated_at = 0.0  # when the clerk sat down or the profile last changed
 
 
 @dataclass
@@ -474,12 +478,17 @@ class HallDay:
         self.f_return.extend(delay.tolist())
         return paths, offsets
 
-    def schedule_arrivals(self, weekday: int, start: float | None = None, end: float | None = None) -> None:
-        """Draw the day's arrivals (from ``start`` to ``end``, default the opening hours)."""
+    def schedule_arrivals(
+        self, weekday: int, start: float | None = None, end: float | None = None, scale: np.ndarray | None = None
+    ) -> None:
+        """Draw the day's arrivals (from ``start`` to ``end``, default the opening hours);
+        ``scale`` multiplies each category's profile (a surge the hall is seeing)."""
         plan, rng = self.plan, self.rng
         lo = plan.open_min if start is None else start
         hi = plan.close_min if end is None else min(end, plan.close_min)
         rates = plan.rates(weekday)  # expected arrivals per (category, interval)
+        if scale is not None:
+            rates = rates * scale[:, None]
         starts, ends = plan.interval_starts, plan.interval_ends
         a, b = np.maximum(starts, lo), np.minimum(ends, hi)
         span = np.maximum(b - a, 0.0)
@@ -627,6 +636,29 @@ class HallDay:
             self._close(source, now)
             self._arrive(to_window, clerk, now, walk)
         return True
+
+    def live_state(self, seq: int) -> HallState:
+        """The hall now as the live server would hold it — the tickets waiting, at a window or
+        issued in the last 30 minutes, and who sits at which window calling what — so the
+        rebalancer can decide on a simulated day as on a real one (``seq`` seeds its look-ahead)."""
+        now = self.env.now
+        epoch = self.base + now * 60
+        state = HallState(self.hall.id, seq=seq, day=self.day_str)
+        for t in self.tickets:
+            if t.state == "waiting" or t.issued_at >= epoch - 1800:
+                state.tickets[t.id] = t
+        for number, w in self.windows.items():
+            if not w.is_open:
+                continue
+            cats = w.profile if w.profile is not None else self.plan.window_cats[number]
+            win = WindowState(number, tuple(cats), "open", w.clerk, since=self.base + w.seated_at * 60)
+            if w.profile is not None:
+                win.profile_since = win.since
+            if w.current is not None:
+                win.current = w.current.ticket.id
+                state.tickets[win.current] = w.current.ticket
+            state.windows[number] = win
+        return state
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -968,6 +1000,8 @@ class HallDay:
         if w.idle:
             self._unset_idle(w)
         self._set_categories(w, self.plan.serving(number, clerk, categories))
+        w.profile = None if categories is None else tuple(categories)
+        w.seated_at = now
         w.closing = False
         if not w.is_open:
             w.is_open = True
@@ -992,6 +1026,7 @@ class HallDay:
         if w.idle:
             self._unset_idle(w)
         self._set_categories(w, self.plan.serving(number, w.clerk, categories))
+        w.profile, w.seated_at = tuple(categories), now
         if not w.busy:
             self._purge(now)
             self._call(w)

@@ -117,10 +117,11 @@ def _future(
     roster: Roster | None,
     actions: Sequence[Action] = (),
     walk: float = 0.0,
+    scale: np.ndarray | None = None,
 ) -> tuple[DayResult, list[Citizen], list[Citizen]]:
     """One future of the hall from ``state`` with ``actions`` taken now (a moved clerk calls
-    ``walk`` minutes after leaving); returns its records and the citizens of the tickets
-    waiting and of those at a window."""
+    ``walk`` minutes after leaving, arrivals follow the profile times ``scale`` per category);
+    returns its records and the citizens of the tickets waiting and of those at a window."""
     plan = HallPlan.of(hall)
     local = datetime.fromtimestamp(now, hall.tz)
     day = local.date()
@@ -131,7 +132,7 @@ def _future(
     sim = HallDay(plan, day, rng, shifts, start=t_now, end=end, track=False)
     with gc_paused():  # as HallDay.run does
         if hall.hours.is_working_day(day):
-            sim.schedule_arrivals(day.weekday(), t_now, end)
+            sim.schedule_arrivals(day.weekday(), t_now, end, scale)
         sim.schedule_shifts(shifts, future_only=True)
         busy = []
         close_default = plan.close_min if t_now < plan.close_min else end
@@ -346,18 +347,23 @@ def score_actions(
     horizon_minutes: float = 60,
     roster: Roster | None = None,
     walk_minutes: float = 0.0,
+    arrival_scale: dict[str, float] | None = None,
 ) -> list[FutureWaits]:
     """Score each candidate (moves and work profiles taken now) on the same ``reps`` futures:
     future ``r`` has the same arrivals and service times whatever the candidate (common random
     numbers), so two candidates differ by their actions, not by chance. A moved clerk calls
-    ``walk_minutes`` after leaving their window."""
+    ``walk_minutes`` after leaving their window; ``arrival_scale`` multiplies a category's
+    expected arrivals (what the hall has been seeing against its profile)."""
     names = HallPlan.of(hall).categories
+    scale = np.asarray([(arrival_scale or {}).get(g, 1.0) for g in names]) if arrival_scale else None
     out = []
     for actions in candidates:
         sums = {g: np.zeros(reps) for g in names}
         counts = {g: np.zeros(reps) for g in names}
         for rep in range(reps):
-            res, waiting, busy = _future(hall, state, now, rep, seed, horizon_minutes, roster, actions, walk_minutes)
+            res, waiting, busy = _future(
+                hall, state, now, rep, seed, horizon_minutes, roster, actions, walk_minutes, scale
+            )
             for g, (total, n) in _future_waits(hall, res, waiting, busy, names).items():
                 if g != "*":
                     sums[g][rep], counts[g][rep] = total, n
