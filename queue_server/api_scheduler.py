@@ -165,7 +165,6 @@ async def get_roster(request: Request, hall: str) -> HTTPResponse:
 PLAN_DOC = "rebalance-plan"  # the last advice shown, with its predictions
 ADOPTED_DOC = "rebalance-adopted"  # every piece of advice applied today, kept to compare with what happened
 KEEP_ADOPTED = 50
-AUTO_EVERY_SECONDS = 60.0  # rebalance.mode auto: how often the hall decides (on one worker at a time)
 
 
 async def _decide(service: Any) -> RebalancePlan:
@@ -227,12 +226,13 @@ async def apply_move(request: Request, hall: str) -> HTTPResponse:
 
 
 async def auto_rebalance(service: Any) -> None:
-    """``rebalance.mode: auto``: decide every :data:`AUTO_EVERY_SECONDS` and apply the ready
-    advice through the command path, on one worker at a time (the store's lease)."""
+    """``rebalance.mode: auto``: decide every ``rebalance.auto_every_seconds`` and apply the
+    ready advice through the command path, on one worker at a time (the store's lease)."""
+    every = service.hall.rebalance.auto_every_seconds
     while True:
-        await asyncio.sleep(AUTO_EVERY_SECONDS)
+        await asyncio.sleep(every)
         try:
-            if not await service.store.try_lease(service.hall.id, "rebalance", AUTO_EVERY_SECONDS):
+            if not await service.store.try_lease(service.hall.id, "rebalance", every):
                 continue
             plan = await _decide(service)
             for rec in plan.recommendations:

@@ -493,6 +493,8 @@ class RebalanceSettings(_Model):
     # amounts of work, so the decision is the same however loaded the machine is.
     lookahead_reps: int = Field(default=16, ge=4, le=400)
     solver_work_seconds: float = Field(default=0.05, gt=0, le=10)
+    # mode auto: the server decides this often (seconds)
+    auto_every_seconds: float = Field(default=60, ge=1, le=3600)
 
 
 class LiveTwinSettings(_Model):

@@ -472,9 +472,10 @@ def _mean_over(waits: dict[str, float], queue: dict[str, int], rates: dict[str, 
 
 
 def _mean_service(hall: Hall, state: HallState, category: str) -> float:
-    recent = state.recent_services.get(category)
-    if recent and len(recent) >= 3:
-        return sum(recent) / len(recent) / 60
+    """The mean service time the look-ahead's simulation draws from (the configuration's, which
+    ``hallq calibrate`` fits to the event log): the fluid plan must rank candidates on the same
+    hall the simulation scores them on, and a few recent services — or a demo's accelerated
+    ones — say little about the next hour."""
     return hall.category(category).service_time.mean
 
 
