@@ -108,14 +108,6 @@ class Recommendation:
     text: str
     text_en: str
 
-    @property
-    def wait_before(self) -> float:
-        return self.gain.before
-
-    @property
-    def wait_after(self) -> float:
-        return self.gain.after
-
     @staticmethod
     def command_of(move: Command) -> dict[str, Any]:
         """A move or profile command as the API shows it (and matches it when applied)."""
@@ -137,8 +129,6 @@ class Recommendation:
             "from_window": self.from_window,
             "to_window": self.to_window,
             "categories": list(self.categories),
-            "wait_before": round(self.gain.before, 1),
-            "wait_after": round(self.gain.after, 1),
             "gain": self.gain.as_dict(),
             "cost": self.cost.as_dict() if self.cost else None,
             "ready": self.ready,

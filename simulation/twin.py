@@ -8,7 +8,10 @@ waiting ticket it returns the predicted wait until its call: median, 90th
 percentile and mean, in minutes. :func:`evaluate_moves` asks what moving a clerk
 (调岗) would do to the waits, running each move on the very same random futures
 as the hall without it (common random numbers), so the difference is the move's
-and not chance's.
+and not chance's. :func:`score_actions` does the same for the rebalancer's
+candidates — moves and work profiles (a window calling other categories) — per
+category, so a recommendation can state its gain, its cost and their intervals;
+:func:`waits_in_window` measures a realised day the same way.
 
 Tickets of the snapshot are assumed to wait until called (their remaining
 patience is unknown, and it is their wait we predict); new arrivals keep the
@@ -92,21 +95,6 @@ class WindowProfile(Protocol):
 Action = ClerkMove | WindowProfile
 
 
-def _run(
-    hall: Hall,
-    state: HallState,
-    now: float,
-    rep: int,
-    seed: int,
-    horizon: float,
-    roster: Roster | None,
-    moves: Sequence[ClerkMove] = (),
-) -> tuple[DayResult, list[Citizen]]:
-    """One future of the hall from ``state``; returns its records and the waiting tickets' citizens."""
-    res, waiting, _busy = _future(hall, state, now, rep, seed, horizon, roster, moves)
-    return res, waiting
-
-
 def _future(
     hall: Hall,
     state: HallState,
@@ -178,7 +166,7 @@ def forecast(
     """Predicted wait (minutes from ``now`` to the call) of every waiting ticket of ``state``."""
     waits: dict[str, list[float]] = {}
     for rep in range(reps):
-        res, citizens = _run(hall, state, now, rep, seed, horizon_minutes, roster)
+        res, citizens, _ = _future(hall, state, now, rep, seed, horizon_minutes, roster)
         start = res.end_min - horizon_minutes
         for c in citizens:
             called = c.first_called if c.first_called == c.first_called else res.end_min
@@ -217,7 +205,7 @@ def evaluate_moves(
     live hall would refuse (:func:`queue_server.commands.decide`) comes back with ``error``."""
     base_mean, base_p90 = [], []
     for rep in range(reps):
-        res, _ = _run(hall, state, now, rep, seed, horizon_minutes, roster)
+        res, _, _ = _future(hall, state, now, rep, seed, horizon_minutes, roster)
         w = _all_waits(res, res.end_min)
         base_mean.append(float(w.mean()) if len(w) else math.nan)
         base_p90.append(float(np.percentile(w, 90)) if len(w) else math.nan)
@@ -230,7 +218,7 @@ def evaluate_moves(
             continue
         m_mean, m_p90 = [], []
         for rep in range(reps):
-            res, _ = _run(hall, state, now, rep, seed, horizon_minutes, roster, [mv])
+            res, _, _ = _future(hall, state, now, rep, seed, horizon_minutes, roster, [mv])
             w = _all_waits(res, res.end_min)
             m_mean.append(float(w.mean()) if len(w) else math.nan)
             m_p90.append(float(np.percentile(w, 90)) if len(w) else math.nan)
@@ -261,7 +249,7 @@ def mean_wait(
     whatever the moves (common random numbers), so two calls compare the moves alone."""
     means = []
     for rep in range(reps):
-        res, _ = _run(hall, state, now, rep, seed, horizon_minutes, roster, moves)
+        res, _, _ = _future(hall, state, now, rep, seed, horizon_minutes, roster, moves)
         w = _all_waits(res, res.end_min)
         if len(w):
             means.append(float(w.mean()))
