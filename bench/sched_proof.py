@@ -285,8 +285,10 @@ def main() -> None:
     tasks = [(n, p, s) for n in names for s in range(args.seeds) for p in policies]
     results: dict[tuple[str, str], dict[int, Outcome]] = {}
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for n, p, s, outcome in pool.map(_task, tasks, chunksize=1):
+        for k, (n, p, s, outcome) in enumerate(pool.map(_task, tasks, chunksize=1), 1):
             results.setdefault((n, p), {})[s] = outcome
+            print(f"  [{k}/{len(tasks)}] {n} {p} seed {s}: mean {outcome.mean:.1f}, p90 {outcome.p90:.1f} "
+                  f"({time.monotonic() - started:.0f} s)", flush=True)  # fmt: skip
     seeds = list(range(args.seeds))
     print(f"example hall, {args.seeds} seeds, common random numbers; waits in minutes, Δ = policy − other (95% CI)")
     calibration: list[dict[str, Any]] = []
