@@ -221,9 +221,11 @@ def _clerks(hall: Hall, state: HallState, now: float, roster: Roster | None) -> 
     free = [w.number for w in hall.windows if w.number not in taken]
     order = [c.id for c in hall.categories]
     out = []
+    seen: set[str] = set()
     for number, win in sorted(state.windows.items()):
-        if win.status != "open" or win.clerk is None:
-            continue
+        if win.status != "open" or win.clerk is None or win.clerk in seen:
+            continue  # (a clerk handing one window over while sitting down at the next counts once)
+        seen.add(win.clerk)
         try:
             cfg = hall.clerk(win.clerk)
         except KeyError:
