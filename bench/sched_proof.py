@@ -50,9 +50,9 @@ from queue_server.commands import MoveClerk, SetWindowProfile
 from queue_server.config import Hall, load_config
 from scheduler.rebalance import recommend_moves
 from simulation.kpis import confidence_interval
-from simulation.model import HallDay, HallPlan, gc_paused, minutes_of
+from simulation.model import HallDay, HallPlan, gc_paused
 from simulation.roster import Roster, Shift, default_shifts
-from simulation.twin import waits_in_window
+from simulation.twin import span_end, waits_in_window
 
 ROOT = Path(__file__).resolve().parent.parent
 TUESDAY, MONDAY = date(2026, 12, 8), date(2026, 12, 7)
@@ -169,16 +169,6 @@ class Outcome:
     calibration: list[dict[str, float]] = field(default_factory=list)
 
 
-def _span_end(shifts: list[Shift], clerk: str, now: float, default: float) -> float:
-    """When ``clerk``'s current span (shift or part before/after the break) ends."""
-    for s in shifts:
-        if s.clerk == clerk:
-            for a, b in s.spans():
-                if minutes_of(a) <= now < minutes_of(b):
-                    return minutes_of(b)
-    return default
-
-
 def _naive(sim: HallDay, now: float, changed_at: dict[str, float]) -> None:
     """An idle clerk with nobody to call takes the longest queue they are skilled for: their
     window calls it too (every window of the example hall is staffed, so there is no closed
@@ -234,7 +224,7 @@ def run_day(scenario: Scenario, policy: str, seed: int) -> Outcome:
                 if isinstance(rec.move, MoveClerk):
                     mv = rec.move
                     if sim.move_clerk(mv.clerk, mv.to_window, t, hall.rebalance.switch_cost_minutes):
-                        sim.schedule_close(mv.to_window, mv.clerk, _span_end(shifts, mv.clerk, t, run_end))
+                        sim.schedule_close(mv.to_window, mv.clerk, span_end(shifts, mv.clerk, t, run_end))
                 elif isinstance(rec.move, SetWindowProfile):
                     sim.set_profile(rec.move.window, rec.move.categories, t)
             if policy == "lookahead" and plan.recommendations:

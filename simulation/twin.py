@@ -72,7 +72,9 @@ def snapshot(state: HallState) -> HallState:
     )
 
 
-def _span_end(shifts: Sequence[Any], clerk: str | None, now: float, default: float) -> float:
+def span_end(shifts: Sequence[Any], clerk: str | None, now: float, default: float) -> float:
+    """When ``clerk``'s span under way at ``now`` (minutes since midnight) ends — their shift, or
+    its part before or after the break — or ``default`` if they have none under way."""
     for s in shifts:
         if s.clerk != clerk:
             continue
@@ -128,7 +130,7 @@ def _future(
             win = state.windows[number]
             if win.status == "closed" or number not in sim.windows:
                 continue
-            leave = _span_end(shifts, win.clerk, t_now, close_default)
+            leave = span_end(shifts, win.clerk, t_now, close_default)
             if win.status == "paused":
                 sim.schedule_span(number, win.clerk, t_now + PAUSE_MINUTES, leave)
                 continue
@@ -146,7 +148,7 @@ def _future(
         for action in actions:
             if isinstance(action, ClerkMove):
                 if sim.move_clerk(action.clerk, action.to_window, t_now, walk):
-                    leave = _span_end(shifts, action.clerk, t_now, close_default)
+                    leave = span_end(shifts, action.clerk, t_now, close_default)
                     sim.schedule_close(action.to_window, action.clerk, leave)
             else:
                 sim.set_profile(action.window, action.categories, t_now)
