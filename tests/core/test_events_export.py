@@ -36,8 +36,8 @@ from queue_server.commands import (
     RateService,
     Recall,
     ResumeWindow,
-    StartService,
     SetWindowProfile,
+    StartService,
     Transfer,
 )
 from queue_server.config import Hall, parse_config
