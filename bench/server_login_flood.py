@@ -12,14 +12,10 @@ during the flood (the time a board's message would wait behind the logins).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.server_common import ADMIN, hallq_server, http, machine, percentile, workdir, write_bench_config
+from server_common import ADMIN, hallq_server, http, machine, percentile, workdir, write_bench_config
 
 
 def main() -> None:

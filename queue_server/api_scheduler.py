@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
 from datetime import date
 from typing import Any
 
@@ -27,17 +28,26 @@ from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
 from scheduler.export import summary
-from scheduler.rebalance import recommend_moves
+from scheduler.rebalance import (
+    RebalancePlan,
+    Recommendation,
+    adoption,
+    apply_recommendation,
+    outcome,
+    recommend_moves,
+)
 from scheduler.roster import Roster, RosterInfeasible, RosterOptions, build_roster
 from scheduler.staffing import staffing_plan
 
 from . import api
 from .api import API, ApiError, Route, _Body, _in_hall, _principal, _run, _service, parse_body
-from .commands import MoveClerk
+from .commands import Command, MoveClerk, SetWindowProfile
 from .config import Hall
-from .errors import HallqError
+from .errors import CommandRejected, HallqError
 
+log = logging.getLogger("hallq.rebalance")
 HALL = API + "/halls/<hall:str>"
+AUTO_ACTOR = "system:rebalancer"
 MANAGER = ("manager",)
 MAX_REASONS = 8  # unmet requirements named in an error; the CLI lists them all
 ROSTER_WORKERS = 2  # CP-SAT search workers: the server shares its cores with the hall
@@ -50,8 +60,12 @@ class RosterBody(_Body):
 
 
 class ApplyBody(_Body):
-    clerk: str = Field(min_length=1, max_length=40)
-    to_window: int = Field(gt=0, lt=1000)
+    """A move (``clerk`` to ``to_window``) or a work profile (``window`` calls ``categories``)."""
+
+    clerk: str | None = Field(default=None, min_length=1, max_length=40)
+    to_window: int | None = Field(default=None, gt=0, lt=1000)
+    window: int | None = Field(default=None, gt=0, lt=1000)
+    categories: list[str] | None = Field(default=None, min_length=1, max_length=40)
 
 
 def _parse_day(value: str, name: str) -> date:
@@ -150,26 +164,91 @@ async def get_roster(request: Request, hall: str) -> HTTPResponse:
 
 # ------------------------------------------------------------------ rebalancing
 
+PLAN_DOC = "rebalance-plan"  # the last advice shown, with its predictions
+ADOPTED_DOC = "rebalance-adopted"  # every piece of advice applied today, kept to compare with what happened
+KEEP_ADOPTED = 50
 
-async def get_rebalance(request: Request, hall: str) -> HTTPResponse:
-    service = _manager(request, hall)
+
+async def _decide(service: Any) -> RebalancePlan:
+    """The advice on the live state, decided in a thread; kept as the hall's last plan."""
     await service.catch_up()
     state = copy.deepcopy(service.state)  # the thread reads a still picture of the hall
     plan = await asyncio.to_thread(recommend_moves, service.hall, state, service.clock.now())
-    return json_response(
-        {
-            "recommendations": [r.as_dict() for r in plan.recommendations],
-            "mean_wait_before": round(plan.mean_wait_before, 1),
-            "mean_wait_after": round(plan.mean_wait_after, 1),
-            "note": plan.note,
-        }
+    await service.store.put_document(service.hall.id, PLAN_DOC, json.dumps(plan.as_dict(), ensure_ascii=False))
+    return plan
+
+
+async def _adopted(service: Any) -> list[dict[str, Any]]:
+    text = await service.store.get_document(service.hall.id, ADOPTED_DOC)
+    day = service.state.day
+    return [a for a in (json.loads(text) if text else []) if a.get("day") == day]
+
+
+async def _keep_adopted(service: Any, rec: dict[str, Any], actor: str) -> None:
+    kept = await _adopted(service)
+    kept.append(adoption(rec, service.clock.now(), actor) | {"day": service.state.day})
+    text = json.dumps(kept[-KEEP_ADOPTED:], ensure_ascii=False)
+    await service.store.put_document(service.hall.id, ADOPTED_DOC, text)
+
+
+async def get_rebalance(request: Request, hall: str) -> HTTPResponse:
+    service = _manager(request, hall)
+    plan = await _decide(service)
+    now = service.clock.now()
+    adopted = [outcome(service.hall, service.state, a, now) for a in await _adopted(service)]
+    return json_response(plan.as_dict() | {"adopted": adopted[::-1]})
+
+
+def _command(body: ApplyBody) -> Command:
+    if body.clerk is not None and body.to_window is not None:
+        return MoveClerk(body.clerk, body.to_window)
+    if body.window is not None and body.categories:
+        return SetWindowProfile(body.window, tuple(body.categories))
+    message = (
+        "请给出 clerk 与 to_window（调岗），或 window 与 categories（工作模式）"
+        " (give clerk and to_window, or window and categories)"
     )
+    raise ApiError(422, "invalid", message, "clerk" if body.window is None else "categories")
 
 
 async def apply_move(request: Request, hall: str) -> HTTPResponse:
+    """Apply a move or a work profile; if it is one the dashboard was advised, keep the advice
+    and its prediction to show beside what then happens."""
     service = _manager(request, hall)
-    body: ApplyBody = parse_body(request, ApplyBody)
-    return await _run(request, service, MoveClerk(body.clerk, body.to_window))
+    command = _command(parse_body(request, ApplyBody))
+    response = await _run(request, service, command)
+    if response.status == 200:
+        text = await service.store.get_document(hall, PLAN_DOC)
+        wanted = Recommendation.command_of(command)
+        for rec in json.loads(text)["recommendations"] if text else []:
+            if rec["command"] == wanted:
+                await _keep_adopted(service, rec, _principal(request).actor)
+                break
+    return response
+
+
+async def auto_rebalance(service: Any) -> None:
+    """``rebalance.mode: auto``: decide every ``rebalance.auto_every_seconds`` and apply the
+    ready advice through the command path, on one worker at a time (the store's lease)."""
+    every = service.hall.rebalance.auto_every_seconds
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if not await service.store.try_lease(service.hall.id, "rebalance", every):
+                continue
+            plan = await _decide(service)
+            for rec in plan.recommendations:
+                if not rec.ready:
+                    continue
+                try:
+                    await apply_recommendation(service, rec, AUTO_ACTOR)
+                except CommandRejected:
+                    continue  # the hall changed meanwhile
+                await _keep_adopted(service, rec.as_dict(), AUTO_ACTOR)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next round tries again; the hall keeps calling numbers
+            log.exception("hall %s: automatic rebalancing failed", service.hall.id)
 
 
 ROUTES_SCHEDULER: list[Route] = [
@@ -204,7 +283,7 @@ ROUTES_SCHEDULER: list[Route] = [
         "POST",
         HALL + "/rebalance/apply",
         apply_move,
-        "采纳调岗建议 Apply a move (clerk.moved)",
+        "采纳调岗建议 Apply a move (clerk.moved) or a work profile (window.profile_set)",
         roles=MANAGER,
         body=ApplyBody,
         tag="scheduling",

@@ -182,6 +182,8 @@ def create_app(config_path: str = "config.yaml", redis_url: str | None = None, n
                 app.ctx.followers.append(asyncio.create_task(_follow(service)))
             if hall.simulation.live_twin.enabled:
                 app.ctx.twins.append(_start_twin(service))
+            if hall.rebalance.mode == "auto":  # the hall rebalances itself (scheduler/rebalance.py)
+                app.ctx.twins.append(asyncio.create_task(api.api_scheduler.auto_rebalance(service)))
         # Everything made so far (modules, configuration, the replayed halls) lives as long as the
         # worker: keep it out of the collector's full scans, which otherwise stall a loaded
         # worker for 100-600 ms at a time (the p99 of the ticket-issue bench).

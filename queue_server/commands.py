@@ -9,6 +9,7 @@ nothing; :class:`queue_server.hall.HallService` stores the event and applies it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 from collections.abc import Iterable
@@ -237,6 +238,17 @@ class MoveClerk(Command):
     to_window: int
 
 
+@dataclass(frozen=True)
+class SetWindowProfile(Command):
+    """工作模式: which categories an open window calls — any its clerk is skilled for, or its
+    configured ones. Nobody walks: the cheapest rebalancing action. It lasts until the window
+    closes (a window that opens again calls its configured categories)."""
+
+    name = "set_window_profile"
+    window: int
+    categories: tuple[str, ...]
+
+
 COMMANDS: dict[str, type[Command]] = {
     c.name: c
     for c in (
@@ -254,6 +266,7 @@ COMMANDS: dict[str, type[Command]] = {
         ResumeWindow,
         CloseWindow,
         MoveClerk,
+        SetWindowProfile,
         BookAppointment,
         CancelBooking,
         CheckIn,
@@ -780,6 +793,33 @@ def _move(hall: Hall, state: HallState, cmd: MoveClerk, now: float) -> Decision:
     return Decision("clerk.moved", data, data)
 
 
+def _set_profile(hall: Hall, state: HallState, cmd: SetWindowProfile, now: float) -> Decision:
+    win = _open_window(hall, state, cmd.window)
+    cats = tuple(dict.fromkeys(cmd.categories))  # in the order given, once each
+    if not cats:
+        raise _reject("bad_profile", "工作模式至少包含一类事项 (a profile needs a category)", "categories", 422)
+    skills = set(hall.window_categories(win.number))  # a window may always go back to its own categories
+    if hall.clerks and win.clerk is not None:
+        with contextlib.suppress(KeyError):  # a clerk not in the configuration: the window's own only
+            skills |= set(hall.clerk(win.clerk).skills)
+    for c in cats:
+        try:
+            name = hall.category(c).name
+        except KeyError:
+            raise _reject("unknown_category", f"没有事项类别 {c!r} (unknown category)", "categories", 422) from None
+        if c not in skills:
+            raise _reject(
+                "clerk_not_skilled",
+                f"{win.number}号窗口的工作人员不具备「{name}」的受理资质 (the clerk is not skilled for {c})",
+                "categories",
+            )
+    if set(cats) == set(win.categories):
+        message = f"{win.number}号窗口已按此工作模式叫号 (already the window's profile)"
+        raise _reject("bad_profile", message, "categories")
+    data = {"window": win.number, "clerk": win.clerk, "categories": list(cats), "from_categories": list(win.categories)}
+    return Decision("window.profile_set", data, data)
+
+
 # ---------------------------------------------------------------- appointments (预约)
 
 _RAW_ID = re.compile(r"\d{15}|\d{17}[\dXx]")
@@ -1027,6 +1067,7 @@ _HANDLERS: dict[type[Command], Any] = {
     ResumeWindow: _resume,
     CloseWindow: _close,
     MoveClerk: _move,
+    SetWindowProfile: _set_profile,
     BookAppointment: _book,
     CancelBooking: _cancel_booking,
     CheckIn: _check_in,

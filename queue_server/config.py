@@ -605,6 +605,13 @@ class RebalanceSettings(_Model):
     # Recommend only when the predicted mean wait falls by at least this much.
     min_gain_minutes: float = Field(default=1, ge=0)
     mode: Literal["advise", "auto"] = "advise"
+    # The look-ahead: futures simulated per candidate (the same for every candidate: common
+    # random numbers) and the CP-SAT work limit per plan, in deterministic seconds — fixed
+    # amounts of work, so the decision is the same however loaded the machine is.
+    lookahead_reps: int = Field(default=16, ge=4, le=400)
+    solver_work_seconds: float = Field(default=0.05, gt=0, le=10)
+    # mode auto: the server decides this often (seconds)
+    auto_every_seconds: float = Field(default=60, ge=1, le=3600)
 
 
 class LiveTwinSettings(_Model):

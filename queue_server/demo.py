@@ -9,7 +9,10 @@ API request, so the boards, consoles, trackers and the dashboard show it all.
 
 Tickets are taken through the manager account (channel kiosk or phone) so the
 demo works outside opening hours and beyond kiosk rate limits; the event log
-names that account as their actor.
+names that account as their actor. The demo drives only a hall of its own — an
+example hall (``example: true``) with no window open — and refuses any other, so
+it never collides with real clerks nor mixes into a real hall's records. A clerk
+the rebalancer moves (``rebalance.mode: auto``) goes on at their new window.
 """
 
 from __future__ import annotations
@@ -52,7 +55,10 @@ class Client:
         self.base = base.rstrip("/")
         self.stats = stats
 
-    def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    def call(
+        self, method: str, path: str, body: Any = None, token: str | None = None, expected: tuple[int, ...] = ()
+    ) -> tuple[int, Any]:
+        """One request; an answer ≥ 500, or 401/403/413/415/422 not in ``expected``, counts as an error."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
         req.add_header("Content-Type", "application/json")
@@ -63,7 +69,7 @@ class Client:
                 return resp.status, json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as err:
             payload = json.loads(err.read() or b"null")
-            if err.code >= 500 or err.code in (401, 403, 413, 415, 422):
+            if err.code >= 500 or (err.code in (401, 403, 413, 415, 422) and err.code not in expected):
                 self.stats.add(errors=1)
                 self.stats.last_error = f"{method} {path}: {err.code} {payload}"
             return err.code, payload
@@ -93,6 +99,37 @@ def _login(client: Client, user: str, password: str, hall: str) -> str | None:
     return str(body["token"]) if status == 200 else None
 
 
+def refuse_real_use(hall: Hall, client: Client, manager: str) -> None:
+    """The demo drives only a hall of its own: an example hall (``example: true``) that no
+    clerk is using. On a real hall its simulated citizens would mix with real ones in the
+    event log, the reports and the observed service times the estimates learn from; on a
+    hall in use its clerks would collide with the real ones."""
+    if not hall.example:
+        raise HallqError(
+            f"demo: 大厅 {hall.id} 不是示例大厅（example: true），演示数据会混入真实的事件记录、报表和办理时长，"
+            f"已拒绝；请在单独的演示大厅运行 (refusing to drive a real hall: mark a hall of its own example: true)"
+        )
+    status, snap = client.call("GET", f"/api/v1/halls/{hall.id}/snapshot", token=manager)
+    if status != 200:
+        raise HallqError(f"demo: cannot read hall {hall.id}'s state ({status})")
+    open_windows = [w["number"] for w in snap["windows"] if w["status"] != "closed"]
+    if open_windows:
+        shown = "、".join(str(n) for n in open_windows[:8]) + ("…" if len(open_windows) > 8 else "")
+        raise HallqError(
+            f"demo: 大厅 {hall.id} 有窗口正在使用（{shown}号），演示会与在岗工作人员冲突，已拒绝；"
+            "请先关闭这些窗口或换一个大厅"
+            f" (hall {hall.id} is in use: windows {shown} are open)"
+        )
+
+
+def _where(client: Client, api: str, manager: str, clerk_id: str) -> int | None:
+    """The window ``clerk_id`` sits at now (the rebalancer may have moved them), if any."""
+    status, snap = client.call("GET", f"{api}/snapshot", token=manager)
+    if status != 200:
+        return None
+    return next((w["number"] for w in snap["windows"] if w.get("clerk") == clerk_id and w["status"] != "closed"), None)
+
+
 def run_demo(
     hall: Hall,
     base: str,
@@ -110,6 +147,7 @@ def run_demo(
     if manager is None:
         raise HallqError("demo: cannot log in as 'admin' (pass --password)")
     api = f"/api/v1/halls/{hall.id}"
+    refuse_real_use(hall, client, manager)
     stop = time.monotonic() + minutes * 60
     pads = {
         d.window: authority.device_token(d.id)
@@ -140,7 +178,9 @@ def run_demo(
         token = _login(client, clerk_id, password, hall.id) or manager
         client.call("POST", f"{api}/windows/{window}/open", {"clerk": clerk_id} if token == manager else {}, token)
         while time.monotonic() < stop:
-            status, called = client.call("POST", f"{api}/windows/{window}/call-next", {}, token)
+            status, called = client.call("POST", f"{api}/windows/{window}/call-next", {}, token, expected=(403,))
+            if status == 403:  # moved by the rebalancer (or the manager): go on at the new window
+                window = _where(client, api, manager, clerk_id) or window
             if status != 200:
                 time.sleep(min(2.0, 30 / speed))
                 continue

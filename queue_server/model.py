@@ -217,6 +217,7 @@ class WindowState:
     pause_reason: str | None = None  # the id of one of the hall's pause_reasons
     pause_note: str | None = None  # the clerk's own words (masked): staff views only
     since: float | None = None  # when the status last changed
+    profile_since: float | None = None  # when its categories last changed (window.profile_set)
 
 
 @dataclass
@@ -436,6 +437,9 @@ def apply_event(state: HallState, event: Event) -> None:
         win = state.windows[d["window"]]
         win.status, win.clerk, win.pause_reason, win.since = "closed", None, None, at
         _off_duty(state, d["window"], at)
+    elif kind == "window.profile_set":
+        win = state.windows[d["window"]]
+        win.categories, win.profile_since = tuple(d["categories"]), at
     elif kind == "clerk.moved":
         if d.get("from_window") is not None:
             old = state.windows[d["from_window"]]

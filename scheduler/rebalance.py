@@ -1,82 +1,136 @@
-"""Live rebalancing (动态调岗): move clerks to where the queue is.
+"""Live rebalancing (动态调岗): put the hall's clerks where the queue is.
 
-When windows are unevenly busy (窗口忙闲不均), the hall moves a clerk from an idle
-window to a closed window of a class whose queue is long. :func:`recommend_moves`
-takes the hall's live snapshot and decides, for the next hour, which clerks should
-move where:
+When windows are unevenly busy (窗口忙闲不均), :func:`recommend_moves` decides from
+the live state what to change for the next ``rebalance.horizon_minutes``:
 
 1. **Forecast**: per category, the citizens waiting now plus the arrivals expected
    over the horizon — the config's profile blended with what the hall saw in the
    last 30 minutes (a surge shows up there first).
-2. **Fluid model, solved with CP-SAT**: each clerk stays or takes one closed window
-   that accepts a category they are skilled for; their minutes over the horizon are
-   shared among the categories of their window (at their proficiency); the queue of
-   each category falls at the rate it is served and grows with its arrivals. The
-   objective is the total waiting time (the area under the queues, sampled at four
-   points) plus a switching cost per move. A moved clerk loses
-   ``rebalance.switch_cost_minutes`` of service; a clerk who moved (or whose window
-   changed status) less than ``rebalance.min_stay_minutes`` ago is not moved again;
-   at most ``rebalance.max_moves`` moves at once.
-3. **Look-ahead** (optional): ``lookahead(hall, state, now, moves, reps, seed)`` —
-   the simulation twin, :func:`twin_lookahead` — scores the CP-SAT plan, each of its
-   moves alone and "no move" from the current state with common random numbers; the
-   best is kept. :func:`rebalance_now` uses the twin by default when the hall enables
-   ``simulation.live_twin``.
-4. **Recommendations** state the predicted effect in the manager's words:
-   「建议将张三从税务窗口（16号）调至商事登记综合窗口（2号），预计平均等待 32→14 分钟」.
-   Applying one is the core command :class:`~queue_server.commands.MoveClerk`
-   through the hall's one command path (:func:`apply_recommendation`); in
-   ``rebalance.mode: auto`` :func:`rebalance_now` applies them itself.
+2. **Candidates, from CP-SAT**: each clerk at an open window stays as they are, or
+   takes one action — a **work profile** (工作模式: their window calls every category
+   they are skilled for, or only one of them; nobody walks, so it costs nothing but
+   the change itself) or a **move** to a closed window whose categories they are
+   skilled for (they lose ``rebalance.switch_cost_minutes`` walking and logging in).
+   A fluid model shares each clerk's minutes among the categories they would serve
+   and minimises the total waiting (the area under the queues) plus a cost per
+   action. A clerk whose window changed (moved, opened, new profile) less than
+   ``rebalance.min_stay_minutes`` ago, or whose shift or break begins within that
+   time, is left alone; at most ``rebalance.max_moves`` actions at once. The plan for
+   each number of actions, and each action of the largest plan alone, are candidates.
+3. **Look-ahead, on the simulation's live twin**: every candidate and "change nothing"
+   run on the same ``rebalance.lookahead_reps`` futures of the hall from its live
+   state (common random numbers: the same arrivals and service times whatever the
+   candidate). A candidate is recommended only if it lowers the hall's mean wait
+   significantly (the 95% interval of the paired difference lies below zero) and its
+   categories gain at least ``rebalance.min_gain_minutes``; the best such one wins. A
+   move the look-ahead scores worse is never recommended.
+4. **Recommendations** say the predicted effect where the clerk goes, with the 95%
+   interval the day will fall in if the model is right, and its cost where they come
+   from: 「建议将高燕从商事登记综合窗口（1号）调至税务窗口（18号），预计税务办理平均等待
+   38→31 分钟（95%区间 27–35）；企业变更注销 8→12 分钟」. Applying one is a core
+   command (:class:`~queue_server.commands.MoveClerk` or
+   :class:`~queue_server.commands.SetWindowProfile`) through the hall's one command path;
+   in ``rebalance.mode: auto`` :func:`rebalance_now` applies the ready ones itself.
+
+The decision is deterministic: CP-SAT runs one worker with a deterministic work limit
+(``rebalance.solver_work_seconds``) and no wall-clock limit, the twin a fixed number of
+futures seeded by the hall's event ``seq`` — the same state gives the same advice on
+an idle machine and a loaded one.
 """
 
 from __future__ import annotations
 
+import math
 import time as _time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 from ortools.sat.python import cp_model
 
-from queue_server.commands import MoveClerk, serving_categories
+from queue_server.commands import Command, MoveClerk, SetWindowProfile, serving_categories
 from queue_server.config import Hall
 from queue_server.errors import CommandRejected
 from queue_server.model import HallState, WindowState
+from simulation.kpis import confidence_interval, prediction_interval
+from simulation.model import minutes_of
+from simulation.roster import Roster, shifts_for
+from simulation.twin import FutureWaits, score_actions
 
 from .staffing import arrival_forecast, day_intervals, erlang_c_mean_wait
 
-# (hall, state, now, moves, reps, seed) -> predicted mean wait in minutes over the look-ahead
-Lookahead = Callable[[Hall, HallState, float, Sequence[MoveClerk], int, int], float]
-
+Action = MoveClerk | SetWindowProfile
+Kind = Literal["move", "profile"]
 SAMPLES = 4  # points at which the fluid queues are sampled over the horizon
 SCALE = 100  # fluid quantities in 1/100 citizen
+PROFILE_PENALTY = 0.25  # a profile change, in the fluid objective, costs this share of a move's
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Predicted mean wait (minutes) of some categories without and with the advice, and the
+    95% interval the realised mean falls in if the advice is taken."""
+
+    categories: tuple[str, ...]
+    before: float
+    after: float
+    low: float
+    high: float
+    people: float  # citizens of these categories over the horizon (mean of the futures)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "categories": list(self.categories),
+            "before": round(self.before, 1),
+            "after": round(self.after, 1),
+            "low": round(self.low, 1) if math.isfinite(self.low) else None,
+            "high": round(self.high, 1) if math.isfinite(self.high) else None,
+            "people": round(self.people, 1),
+        }
 
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One suggested move and what it is predicted to do."""
+    """One suggested action and what it is predicted to do."""
 
-    move: MoveClerk
+    move: Action  # the core command that applies it
+    kind: Kind
+    clerk: str
     clerk_name: str
     from_window: int | None
-    to_window: int
-    categories: tuple[str, ...]  # categories the clerk will serve there
-    wait_before: float  # predicted mean wait of those categories without any move (minutes)
-    wait_after: float  # … with the recommended moves
-    ready: bool  # the clerk's window has no ticket now, so the move can be applied at once
+    to_window: int  # the window the clerk serves at afterwards (their own for a profile)
+    categories: tuple[str, ...]  # categories the clerk serves afterwards
+    gain: Effect  # where the clerk's time goes
+    cost: Effect | None  # where it is taken from
+    ready: bool  # nothing at the clerk's window now: it can be applied at once
     text: str
     text_en: str
 
+    @staticmethod
+    def command_of(move: Command) -> dict[str, Any]:
+        """A move or profile command as the API shows it (and matches it when applied)."""
+        if isinstance(move, MoveClerk):
+            return {"name": move.name, "clerk": move.clerk, "to_window": move.to_window}
+        if isinstance(move, SetWindowProfile):
+            return {"name": move.name, "window": move.window, "categories": list(move.categories)}
+        raise TypeError(f"not a rebalancing command: {move.name}")
+
+    def command(self) -> dict[str, Any]:
+        return self.command_of(self.move)
+
     def as_dict(self) -> dict[str, Any]:
         return {
-            "command": {"name": self.move.name, "clerk": self.move.clerk, "to_window": self.move.to_window},
+            "command": self.command(),
+            "kind": self.kind,
+            "clerk": self.clerk,
             "clerk_name": self.clerk_name,
             "from_window": self.from_window,
             "to_window": self.to_window,
             "categories": list(self.categories),
-            "wait_before": round(self.wait_before, 1),
-            "wait_after": round(self.wait_after, 1),
+            "gain": self.gain.as_dict(),
+            "cost": self.cost.as_dict() if self.cost else None,
             "ready": self.ready,
             "text": self.text,
             "text_en": self.text_en,
@@ -89,13 +143,37 @@ class RebalancePlan:
 
     now: float
     recommendations: list[Recommendation]
-    wait_before: dict[str, float]  # per category, minutes, no move
+    wait_before: dict[str, float]  # per category, minutes, no change
     wait_after: dict[str, float]  # per category, with the recommendations
     mean_wait_before: float
     mean_wait_after: float
     decision_seconds: float
-    lookahead_waits: dict[str, float] = field(default_factory=dict)  # candidate -> simulated mean wait
+    horizon_minutes: int = 60
+    # candidate (its actions' text) -> the look-ahead's mean wait and the paired difference's interval
+    lookahead_waits: dict[str, dict[str, float]] = field(default_factory=dict)
     note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "now": self.now,
+            "horizon_minutes": self.horizon_minutes,
+            "recommendations": [r.as_dict() for r in self.recommendations],
+            "mean_wait_before": round(self.mean_wait_before, 1),
+            "mean_wait_after": round(self.mean_wait_after, 1),
+            "candidates": self.lookahead_waits,
+            "decision_seconds": round(self.decision_seconds, 3),
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class _Option:
+    """Where a clerk could be over the horizon and what they would serve there."""
+
+    kind: Literal["stay", "move", "profile"]
+    window: int
+    serves: frozenset[str]
+    profile: tuple[str, ...] = ()  # the work profile to set (kind "profile")
 
 
 @dataclass(frozen=True)
@@ -103,41 +181,11 @@ class _Clerk:
     id: str
     name: str
     window: int  # current window
-    movable: bool
-    options: tuple[int, ...]  # windows it may take (current first)
+    options: tuple[_Option, ...]  # the first is "stay"
 
 
 def _local(hall: Hall, now: float) -> datetime:
     return datetime.fromtimestamp(now, hall.tz)
-
-
-def forecast_arrivals(hall: Hall, state: HallState, now: float, horizon_minutes: int) -> dict[str, float]:
-    """Expected arrivals per minute per category over the next ``horizon_minutes``.
-
-    The config's profile for the coming intervals, blended 30/70 with the rate seen in
-    the last 30 minutes once the hall has been open that long.
-    """
-    local = _local(hall, now)
-    step = hall.demand.interval_minutes if hall.demand else 30
-    starts = day_intervals(hall, step)
-    out: dict[str, float] = {}
-    opened = datetime.combine(local.date(), hall.hours.open, hall.tz)
-    open_for = (local - opened).total_seconds() / 60
-    for cat in hall.categories:
-        counts = arrival_forecast(hall, cat.id, local.date(), step)
-        total = 0.0
-        for s, c in zip(starts, counts, strict=True):
-            begin = datetime.combine(local.date(), s, hall.tz)
-            end = begin + timedelta(minutes=step)
-            lo, hi = max(begin, local), min(end, local + timedelta(minutes=horizon_minutes))
-            overlap = max(0.0, (hi - lo).total_seconds() / 60)
-            total += c * overlap / step
-        expected = total / horizon_minutes
-        seen = sum(1 for t in state.tickets.values() if t.category == cat.id and now - 1800 <= t.issued_at <= now)
-        if open_for >= 30:
-            expected = 0.3 * expected + 0.7 * seen / 30
-        out[cat.id] = expected
-    return out
 
 
 def _window_label(hall: Hall, number: int | None) -> tuple[str, str]:
@@ -147,44 +195,64 @@ def _window_label(hall: Hall, number: int | None) -> tuple[str, str]:
     return f"{wc.name}（{number}号）", f"{wc.name_en or wc.id} (window {number})"
 
 
-def _serves(hall: Hall, clerk: str, window: int) -> frozenset[str]:
-    win = WindowState(window, tuple(hall.window_categories(window)), status="open", clerk=clerk)
-    return serving_categories(hall, win)
+def _serves(hall: Hall, clerk: str, window: int, categories: Sequence[str] | None = None) -> frozenset[str]:
+    cats = tuple(hall.window_categories(window) if categories is None else categories)
+    return serving_categories(hall, WindowState(window, cats, status="open", clerk=clerk))
 
 
-def _clerks(hall: Hall, state: HallState, now: float) -> tuple[list[_Clerk], set[int]]:
-    """Clerks at open windows (movable or not) and the closed windows they could take."""
-    busy_windows = {n for n, w in state.windows.items() if w.status != "closed"}
-    free = [w.number for w in hall.windows if w.number not in busy_windows]
-    min_stay = hall.rebalance.min_stay_minutes * 60
+def _minutes_left(hall: Hall, now: float, clerk: str, roster: Roster | None) -> float:
+    """Minutes until ``clerk``'s shift or break begins (from the roster, else the opening hours)."""
+    local = _local(hall, now)
+    t = local.hour * 60 + local.minute + local.second / 60
+    for s in shifts_for(hall, local.date(), roster):
+        if s.clerk == clerk:
+            for a, b in s.spans():
+                if minutes_of(a) <= t < minutes_of(b):
+                    return minutes_of(b) - t
+    ends = [minutes_of(x) for x in (hall.hours.lunch.start if hall.hours.lunch else None, hall.hours.close) if x]
+    return min((e - t for e in ends if e > t), default=0.0)
+
+
+def _clerks(hall: Hall, state: HallState, now: float, roster: Roster | None) -> list[_Clerk]:
+    """Clerks at open windows and what each may do: stay, take a work profile, or move to a
+    closed window (only a clerk settled for ``min_stay_minutes`` with that long still on duty)."""
+    settings = hall.rebalance
+    taken = {n for n, w in state.windows.items() if w.status != "closed"}
+    free = [w.number for w in hall.windows if w.number not in taken]
+    order = [c.id for c in hall.categories]
     out = []
+    seen: set[str] = set()
     for number, win in sorted(state.windows.items()):
-        if win.status != "open" or win.clerk is None:
-            continue
+        if win.status != "open" or win.clerk is None or win.clerk in seen:
+            continue  # (a clerk handing one window over while sitting down at the next counts once)
+        seen.add(win.clerk)
         try:
             cfg = hall.clerk(win.clerk)
         except KeyError:
             continue  # a clerk not in the config: we know nothing of their skills
-        movable = win.since is None or now - win.since >= min_stay
-        options = [number]
-        if movable:
-            options += [w for w in free if _serves(hall, cfg.id, w)]
-        out.append(_Clerk(cfg.id, cfg.name, number, movable, tuple(options)))
-    return out, set(free)
+        current = serving_categories(hall, win)
+        options = [_Option("stay", number, current)]
+        changed = max(x for x in (win.since, win.profile_since, -math.inf) if x is not None)
+        settled = now - changed >= settings.min_stay_minutes * 60
+        if settled and _minutes_left(hall, now, cfg.id, roster) >= settings.min_stay_minutes:
+            wide = tuple(g for g in order if g in cfg.skills)
+            if frozenset(wide) != current:
+                options.append(_Option("profile", number, frozenset(wide), wide))
+            if len(current) > 1:
+                options += [_Option("profile", number, frozenset({g}), (g,)) for g in order if g in current]
+            for w in free:
+                cats = _serves(hall, cfg.id, w)
+                if cats:
+                    options.append(_Option("move", w, cats))
+        out.append(_Clerk(cfg.id, cfg.name, number, tuple(options)))
+    return out
 
 
 @dataclass
 class _Fluid:
     waits: dict[str, float]  # predicted mean wait per category (minutes)
     mean: float
-    moves: list[tuple[str, int, int]]  # clerk, from, to
-
-
-def _mean_service(hall: Hall, state: HallState, category: str) -> float:
-    recent = state.recent_services.get(category)
-    if recent and len(recent) >= 3:
-        return sum(recent) / len(recent) / 60
-    return hall.category(category).service_time.mean
+    actions: tuple[tuple[str, int], ...]  # (clerk, option index), the clerks who change
 
 
 def _solve(
@@ -193,79 +261,69 @@ def _solve(
     clerks: list[_Clerk],
     queue: dict[str, int],
     rates: dict[str, float],
-    max_moves: int,
-    time_limit: float,
+    max_actions: int,
+    moves_only: bool = False,
 ) -> _Fluid:
-    """The fluid model for the horizon, at most ``max_moves`` moves; the plan it picks is then
-    scored by :func:`_evaluate`."""
+    """The fluid model for the horizon with at most ``max_actions`` actions (only moves, with
+    ``moves_only``); the plan it picks is then scored by :func:`_evaluate`."""
     settings = hall.rebalance
     horizon = settings.horizon_minutes
     m = cp_model.CpModel()
     z: dict[tuple[str, int], cp_model.IntVar] = {}
-    flow: dict[tuple[str, str], cp_model.IntVar] = {}
-    moved: dict[str, cp_model.IntVar] = {}
     by_window: dict[int, list[cp_model.IntVar]] = {}
     mean_s = {c.id: _mean_service(hall, state, c.id) for c in hall.categories}
     served: dict[str, list[cp_model.LinearExprT]] = {c.id: [] for c in hall.categories}
+    move_penalty = round(SCALE * max(1.0, settings.switch_cost_minutes) * SAMPLES / horizon)
+    penalties: list[cp_model.LinearExprT] = []
+    changes: list[cp_model.IntVar] = []
+    lost = round(settings.switch_cost_minutes)
     for clerk in clerks:
-        options = [clerk.window] if not clerk.movable else list(clerk.options)
-        for w in options:
-            v = m.new_bool_var(f"z_{clerk.id}_{w}")
-            z[clerk.id, w] = v
-            by_window.setdefault(w, []).append(v)
-        m.add_exactly_one(z[clerk.id, w] for w in options)
-        mv = m.new_bool_var(f"moved_{clerk.id}")
-        m.add(mv == 1 - z[clerk.id, clerk.window]) if (clerk.id, clerk.window) in z else m.add(mv == 1)
-        moved[clerk.id] = mv
+        zs = [m.new_bool_var(f"z_{clerk.id}_{i}") for i in range(len(clerk.options))]
+        for i, (opt, v) in enumerate(zip(clerk.options, zs, strict=True)):
+            z[clerk.id, i] = v
+            m.add_hint(v, int(i == 0))  # start from "everybody stays": a plan exists at once
+            if opt.kind == "move":
+                by_window.setdefault(opt.window, []).append(v)
+                penalties.append(move_penalty * v)
+            elif opt.kind == "profile":
+                penalties.append(round(PROFILE_PENALTY * move_penalty) * v)
+            if i:
+                changes.append(v)
+            if moves_only and opt.kind == "profile":
+                m.add(v == 0)
+        m.add_exactly_one(zs)
         skills = hall.clerk(clerk.id).skills
-        cats = sorted({g for w in options for g in _serves(hall, clerk.id, w)})
         minutes = []
-        for g in cats:
+        for g in sorted({g for o in clerk.options for g in o.serves}):
             f = m.new_int_var(0, horizon, f"f_{clerk.id}_{g}")
-            flow[clerk.id, g] = f
-            m.add(f <= horizon * sum(z[clerk.id, w] for w in options if g in _serves(hall, clerk.id, w)))
+            m.add(f <= horizon * sum(v for o, v in zip(clerk.options, zs, strict=True) if g in o.serves))
             minutes.append(f)
-            # citizens served (in 1/SCALE) per minute of this clerk on g
-            served[g].append(round(SCALE * skills[g] / mean_s[g]) * f)
-        lost = round(settings.switch_cost_minutes)
-        m.add(sum(minutes) + lost * mv <= horizon)
+            served[g].append(round(SCALE * skills.get(g, 1.0) / mean_s[g]) * f)  # citizens/100 per minute
+        walking = [v for o, v in zip(clerk.options, zs, strict=True) if o.kind == "move"]
+        m.add(sum(minutes) + lost * sum(walking) <= horizon)
     for vs in by_window.values():
         if len(vs) > 1:
             m.add_at_most_one(vs)
-    m.add(sum(moved.values()) <= max_moves)
-    # queue of g sampled at k·H/SAMPLES: waiting + arrivals so far - served so far (never < 0)
-    area_terms = []
+    m.add(sum(changes) <= max_actions)
+    area = []
     for cat in hall.categories:
         g = cat.id
         total_served = sum(served[g]) if served[g] else 0
         for k in range(1, SAMPLES + 1):
-            frac_num = k
             demand = round(SCALE * (queue.get(g, 0) + rates.get(g, 0.0) * horizon * k / SAMPLES))
             q = m.new_int_var(0, max(0, demand), f"q_{g}_{k}")
-            # served by then = total_served * k / SAMPLES (capacity spread evenly)
-            m.add(SAMPLES * q >= SAMPLES * demand - frac_num * total_served)
-            area_terms.append(q)
-    # start from "everybody stays", so a plan exists from the first moment
-    for (clerk_id, w), v in z.items():
-        m.add_hint(v, int(w == next(c.window for c in clerks if c.id == clerk_id)))
-    # a move also costs waiting minutes: one citizen waiting the switching time
-    penalty = round(SCALE * max(1.0, settings.switch_cost_minutes) * SAMPLES / horizon)
-    m.minimize(sum(area_terms) + penalty * sum(moved.values()))
+            m.add(SAMPLES * q >= SAMPLES * demand - k * total_served)  # capacity spread evenly
+            area.append(q)
+    m.minimize(cp_model.LinearExpr.sum(area) + cp_model.LinearExpr.sum(penalties))
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
-    # a deterministic work limit keeps the decision reproducible (simulation, tests); the
-    # wall-clock limit is only the safety net on a loaded machine
-    solver.parameters.max_deterministic_time = time_limit
-    solver.parameters.max_time_in_seconds = 2 * time_limit
+    solver.parameters.random_seed = 0
+    solver.parameters.max_deterministic_time = settings.solver_work_seconds  # work, not wall-clock
     status = solver.solve(m)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        # out of time before any plan (a loaded machine): staying put is the safe answer
-        return _evaluate(hall, state, clerks, queue, rates, {})
-    where: dict[str, int] = {}
-    for (clerk_id, w), v in z.items():
-        if solver.value(v):
-            where[clerk_id] = w
-    return _evaluate(hall, state, clerks, queue, rates, where)
+    chosen: dict[str, int] = {}
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        chosen = {c: i for (c, i), v in z.items() if i and solver.value(v)}
+    return _evaluate(hall, state, clerks, queue, rates, chosen)
 
 
 def _evaluate(
@@ -274,35 +332,86 @@ def _evaluate(
     clerks: list[_Clerk],
     queue: dict[str, int],
     rates: dict[str, float],
-    where: dict[str, int],
+    chosen: dict[str, int],
 ) -> _Fluid:
-    """Predicted waits when each clerk sits at ``where[clerk]``.
+    """Fluid waits when each clerk takes option ``chosen[clerk]`` (the others stay).
 
-    A clerk at a window of several categories shares their time in proportion to the
-    work waiting and arriving in each (as the calling policy pools them); a moved clerk
-    loses the switching time.
-    """
+    A clerk serving several categories shares their time in proportion to the work waiting
+    and arriving in each (as the calling policy pools them); a moved clerk loses the
+    switching time."""
     settings = hall.rebalance
     horizon = settings.horizon_minutes
     mean_s = {c.id: _mean_service(hall, state, c.id) for c in hall.categories}
     work = {g: (queue.get(g, 0) + rates.get(g, 0.0) * horizon) * mean_s[g] for g in mean_s}
-    capacity: dict[str, float] = {g: 0.0 for g in mean_s}
-    moves = []
+    capacity: dict[str, float] = dict.fromkeys(mean_s, 0.0)
     for clerk in clerks:
-        w = where.get(clerk.id, clerk.window)
-        if w != clerk.window:
-            moves.append((clerk.id, clerk.window, w))
-        cats = sorted(_serves(hall, clerk.id, w))
+        opt = clerk.options[chosen.get(clerk.id, 0)]
+        cats = sorted(opt.serves)
         if not cats:
             continue
-        available = 1.0 - (settings.switch_cost_minutes / horizon if w != clerk.window else 0.0)
+        available = 1.0 - (settings.switch_cost_minutes / horizon if opt.kind == "move" else 0.0)
         total = sum(work[g] for g in cats)
         skills = hall.clerk(clerk.id).skills
         for g in cats:
             share = work[g] / total if total > 0 else 1 / len(cats)
-            capacity[g] += max(0.0, available) * share * skills[g]
+            capacity[g] += max(0.0, available) * share * skills.get(g, 1.0)
     waits = predict_waits(hall, queue, rates, capacity, mean_s, horizon)
-    return _Fluid(waits, _mean_over(waits, queue, rates, horizon), moves)
+    return _Fluid(waits, _mean_over(waits, queue, rates, horizon), tuple(sorted(chosen.items())))
+
+
+def _profile_arrivals(hall: Hall, category: str, lo: datetime, hi: datetime) -> float:
+    """Arrivals the configured profile expects for ``category`` between ``lo`` and ``hi``."""
+    step = hall.demand.interval_minutes if hall.demand else 30
+    total = 0.0
+    for s, c in zip(day_intervals(hall, step), arrival_forecast(hall, category, lo.date(), step), strict=True):
+        begin = datetime.combine(lo.date(), s, hall.tz)
+        end = begin + timedelta(minutes=step)
+        overlap = max(0.0, (min(end, hi) - max(begin, lo)).total_seconds() / 60)
+        total += c * overlap / step
+    return total
+
+
+def _seen(state: HallState, category: str, now: float) -> int:
+    return sum(1 for t in state.tickets.values() if t.category == category and now - 1800 <= t.issued_at <= now)
+
+
+def _open_for(hall: Hall, now: float) -> float:
+    local = _local(hall, now)
+    return (local - datetime.combine(local.date(), hall.hours.open, hall.tz)).total_seconds() / 60
+
+
+def forecast_arrivals(hall: Hall, state: HallState, now: float, horizon_minutes: int) -> dict[str, float]:
+    """Expected arrivals per minute per category over the next ``horizon_minutes``.
+
+    The config's profile for the coming intervals, blended 30/70 with the rate seen in
+    the last 30 minutes once the hall has been open that long.
+    """
+    local = _local(hall, now)
+    out: dict[str, float] = {}
+    for cat in hall.categories:
+        expected = _profile_arrivals(hall, cat.id, local, local + timedelta(minutes=horizon_minutes)) / horizon_minutes
+        if _open_for(hall, now) >= 30:
+            expected = 0.3 * expected + 0.7 * _seen(state, cat.id, now) / 30
+        out[cat.id] = expected
+    return out
+
+
+PRIOR_CITIZENS = 5.0  # the profile counts as this many citizens seen when scaling it
+
+
+def arrival_scale(hall: Hall, state: HallState, now: float) -> dict[str, float]:
+    """Per category, how many times the profile's arrivals the hall saw in the last 30 minutes,
+    shrunk towards 1 (a few citizens more or less say little): the look-ahead's futures draw
+    their arrivals from the profile times this factor, so a surge under way goes on in them."""
+    if _open_for(hall, now) < 30:
+        return {}
+    local = _local(hall, now)
+    out = {}
+    for cat in hall.categories:
+        expected = _profile_arrivals(hall, cat.id, local - timedelta(minutes=30), local)
+        ratio = (_seen(state, cat.id, now) + PRIOR_CITIZENS) / (expected + PRIOR_CITIZENS)
+        out[cat.id] = min(4.0, max(0.25, ratio))
+    return out
 
 
 def predict_waits(
@@ -354,16 +463,30 @@ def _mean_over(waits: dict[str, float], queue: dict[str, int], rates: dict[str, 
     return sum(waits[g] * weights[g] for g in waits) / total if total else 0.0
 
 
-def twin_lookahead(hall: Hall, state: HallState, now: float, moves: Sequence[MoveClerk], reps: int, seed: int) -> float:
-    """The look-ahead on the simulation's live twin: mean wait (minutes) of everyone
-    waiting or arriving over ``rebalance.horizon_minutes`` when ``moves`` are made now.
+def _mean_service(hall: Hall, state: HallState, category: str) -> float:
+    """The mean service time the look-ahead's simulation draws from (the configuration's, which
+    ``hallq calibrate`` fits to the event log): the fluid plan must rank candidates on the same
+    hall the simulation scores them on, and a few recent services — or a demo's accelerated
+    ones — say little about the next hour."""
+    return hall.category(category).service_time.mean
 
-    Every candidate runs on the same ``reps`` futures drawn from ``seed`` (common random
-    numbers), so the difference between two candidates is the moves', not chance's.
-    """
-    from simulation.twin import mean_wait  # the simulation only when the twin is asked for
 
-    return mean_wait(hall, state, now, moves, reps=reps, seed=seed, horizon_minutes=hall.rebalance.horizon_minutes)
+def _command(clerk: _Clerk, opt: _Option) -> Action:
+    if opt.kind == "move":
+        return MoveClerk(clerk.id, opt.window)
+    return SetWindowProfile(opt.window, opt.profile)
+
+
+def _label(clerk: _Clerk, opt: _Option) -> str:
+    return f"{clerk.id}→{opt.window}" if opt.kind == "move" else f"{clerk.id}@{opt.window}:{'+'.join(opt.profile)}"
+
+
+def _touched(clerk: _Clerk, opt: _Option) -> tuple[frozenset[str], frozenset[str]]:
+    """(categories the action brings the clerk to, categories it takes them from)."""
+    before = clerk.options[0].serves
+    gain = opt.serves - before or opt.serves
+    cost = before - opt.serves or (before if opt.serves - before else frozenset())
+    return gain, cost - gain
 
 
 def recommend_moves(
@@ -372,17 +495,17 @@ def recommend_moves(
     now: float,
     *,
     rates: dict[str, float] | None = None,
-    lookahead: Lookahead | None = None,
-    reps: int = 20,
-    seed: int = 0,
-    time_limit: float = 0.4,
+    lookahead: bool = True,
+    reps: int | None = None,
+    seed: int | None = None,
+    roster: Roster | None = None,
 ) -> RebalancePlan:
-    """Which clerks should move where for the next ``rebalance.horizon_minutes``.
+    """What to change for the next ``rebalance.horizon_minutes`` (see the module docstring).
 
-    ``rates`` (arrivals per minute per category) overrides :func:`forecast_arrivals`.
-    ``lookahead`` is the simulation check (see the module docstring); without it the
-    fluid model decides alone. Never changes ``state``.
-    """
+    ``rates`` (arrivals per minute per category) overrides :func:`forecast_arrivals`;
+    ``lookahead=False`` lets the fluid plan decide alone (no simulation). ``reps`` and
+    ``seed`` default to ``rebalance.lookahead_reps`` and the hall's event ``seq``. Never
+    changes ``state``."""
     started = _time.monotonic()
     settings = hall.rebalance
     horizon = settings.horizon_minutes
@@ -391,93 +514,186 @@ def recommend_moves(
     for t in state.tickets.values():
         if t.state == "waiting":
             queue[t.category] = queue.get(t.category, 0) + 1
-    clerks, _free = _clerks(hall, state, now)
+    clerks = _clerks(hall, state, now, roster)
+    by_id = {c.id: c for c in clerks}
     base = _evaluate(hall, state, clerks, queue, arrival, {})
-    # candidates: the CP-SAT plan for each number of moves, and each move of the largest alone
-    plans: dict[tuple[tuple[str, int, int], ...], _Fluid] = {}
-    per_move = max(0.05, time_limit / (settings.max_moves + 1))
+    plans: dict[tuple[tuple[str, int], ...], _Fluid] = {}
     for k in range(1, settings.max_moves + 1):
-        fluid = _solve(hall, state, clerks, queue, arrival, k, per_move)
-        plans.setdefault(tuple(fluid.moves), fluid)
-        if len(fluid.moves) < k:
+        fluid = _solve(hall, state, clerks, queue, arrival, k)
+        plans.setdefault(fluid.actions, fluid)
+        if len(fluid.actions) < k:
             break
+    walking = _solve(hall, state, clerks, queue, arrival, settings.max_moves, moves_only=True)
+    plans.setdefault(walking.actions, walking)  # the best plan that only moves clerks, too
     largest = max(plans, key=len, default=())
-    for mv in largest:
-        plans.setdefault((mv,), _evaluate(hall, state, clerks, queue, arrival, {mv[0]: mv[2]}))
+    for act in largest:
+        plans.setdefault((act,), _evaluate(hall, state, clerks, queue, arrival, dict([act])))
     plans.pop((), None)
-    best = min(plans.values(), key=lambda f: (f.mean, len(f.moves)), default=base)
-    chosen = best
-    looked: dict[str, float] = {}
-    note = ""
-    if lookahead is not None and best.moves:
-        candidates: dict[str, list[tuple[str, int, int]]] = {"none": [], "plan": best.moves}
-        for mv in best.moves if len(best.moves) > 1 else []:
-            candidates[f"only:{mv[0]}"] = [mv]
-        for name, mvs in candidates.items():
-            looked[name] = lookahead(hall, state, now, [MoveClerk(c, to) for c, _, to in mvs], reps, seed)
-        winner = min(looked, key=lambda k: (looked[k], len(candidates[k])))
-        if winner == "none":
-            chosen = base
-            note = "仿真复核：调岗无明显改善 (the look-ahead found no improvement)"
-        elif winner != "plan":
-            chosen = plans[tuple(candidates[winner])]
-    # the gain is judged on the categories the moves touch (where the clerks come from and go to)
-    touched = {g for c, src, dst in chosen.moves for w in (src, dst) for g in _serves(hall, c, w)}
-    gain = _mean_over({g: base.waits[g] for g in touched}, queue, arrival, horizon) - _mean_over(
-        {g: chosen.waits[g] for g in touched}, queue, arrival, horizon
-    )
-    if chosen.moves and gain < settings.min_gain_minutes and not looked:
-        note = (
-            f"预计改善不足 {settings.min_gain_minutes:g} 分钟，暂不调岗"
-            f" (predicted gain below {settings.min_gain_minutes:g} min; no move)"
+
+    def fluid_gain(f: _Fluid) -> float:
+        cats = {g for c, i in f.actions for g in by_id[c].options[i].serves | by_id[c].options[0].serves}
+        mine = {g: base.waits[g] for g in cats}
+        return _mean_over(mine, queue, arrival, horizon) - _mean_over(
+            {g: f.waits[g] for g in cats}, queue, arrival, horizon
         )
-        chosen = base
-    recs = [_recommendation(hall, state, mv, base, chosen) for mv in chosen.moves]
+
+    def effects(f_before: FutureWaits | _Fluid, f_after: FutureWaits | _Fluid, cats: frozenset[str]) -> Effect | None:
+        if not cats:
+            return None
+        ordered = tuple(g for g in (c.id for c in hall.categories) if g in cats)
+        if isinstance(f_before, _Fluid) and isinstance(f_after, _Fluid):
+            people = sum(queue.get(g, 0) + arrival.get(g, 0.0) * horizon for g in ordered)
+            b = _mean_over({g: f_before.waits[g] for g in ordered}, queue, arrival, horizon)
+            a = _mean_over({g: f_after.waits[g] for g in ordered}, queue, arrival, horizon)
+            return Effect(ordered, b, a, math.nan, math.nan, people)
+        assert isinstance(f_before, FutureWaits) and isinstance(f_after, FutureWaits)
+        after = prediction_interval(f_after.mean(ordered))
+        before = float(np.nanmean(f_before.mean(ordered))) if f_before.people(ordered) else 0.0
+        return Effect(ordered, before, after.mean if after.n else 0.0, after.low, after.high, f_after.people(ordered))
+
+    def cat_wait(f: FutureWaits | _Fluid, g: str) -> tuple[float, float]:
+        """(mean wait, citizens) of category ``g`` under ``f``."""
+        if isinstance(f, _Fluid):
+            return f.waits[g], queue.get(g, 0) + arrival.get(g, 0.0) * horizon
+        return (float(np.nanmean(f.mean([g]))) if f.people([g]) else 0.0), f.people([g])
+
+    def helped(cats: frozenset[str], f_before: FutureWaits | _Fluid, f_after: FutureWaits | _Fluid) -> frozenset[str]:
+        """The (at most two) categories of ``cats`` that gain most citizen-minutes: a clerk who
+        may now call every category they know mostly helps one or two of them."""
+        gains = {}
+        for g in cats:
+            (b, n), (a, _) = cat_wait(f_before, g), cat_wait(f_after, g)
+            gains[g] = (b - a) * n
+        best = sorted(cats, key=lambda g: (-gains[g], g))
+        return frozenset([g for g in best[:2] if gains[g] > 0] or best[:1])
+
+    looked: dict[str, dict[str, float]] = {}
+    note = ""
+    chosen: tuple[tuple[str, int], ...] = ()
+    before_w: FutureWaits | _Fluid = base
+    after_w: FutureWaits | _Fluid = base
+    if not lookahead:
+        best = min(plans.values(), key=lambda f: (f.mean, len(f.actions)), default=base)
+        if best.actions and fluid_gain(best) >= settings.min_gain_minutes:
+            chosen, after_w = best.actions, best
+        elif best.actions:
+            note = (
+                f"预计改善不足 {settings.min_gain_minutes:g} 分钟，暂不调岗"
+                f" (predicted gain below {settings.min_gain_minutes:g} min; no change)"
+            )
+    elif plans:
+        keys = list(plans)
+        candidates = [[_command(by_id[c], by_id[c].options[i]) for c, i in key] for key in keys]
+        scores = score_actions(
+            hall,
+            state,
+            now,
+            [[], *candidates],
+            reps=reps or settings.lookahead_reps,
+            seed=state.seq if seed is None else seed,
+            horizon_minutes=horizon,
+            roster=roster,
+            walk_minutes=settings.switch_cost_minutes,
+            arrival_scale=arrival_scale(hall, state, now),
+        )
+        none = scores[0]
+        none_mean = float(np.nanmean(none.mean()))
+        looked["none"] = {"mean": round(none_mean, 2)}
+        best_gain = 0.0
+        for key, score in zip(keys, scores[1:], strict=True):
+            diff = confidence_interval(score.mean() - none.mean())
+            name = ", ".join(_label(by_id[c], by_id[c].options[i]) for c, i in key)
+            looked[name] = {
+                "mean": round(none_mean + diff.mean, 2),
+                "difference": round(diff.mean, 2),
+                "difference_low": round(diff.low, 2),
+                "difference_high": round(diff.high, 2),
+            }
+            cats = frozenset(g for c, i in key for g in _touched(by_id[c], by_id[c].options[i])[0])
+            gain = effects(none, score, helped(cats, none, score))
+            touched_gain = gain.before - gain.after if gain else 0.0
+            significant = diff.high < 0 and touched_gain >= settings.min_gain_minutes
+            if significant and -diff.mean > best_gain:
+                best_gain, chosen, after_w = -diff.mean, key, score
+        before_w = none
+        if not chosen:
+            after_w = none
+            note = "仿真复核：调整无明显改善，暂不调岗 (the look-ahead found no significant improvement)"
+    recs = []
+    for c, i in chosen:
+        clerk, opt = by_id[c], by_id[c].options[i]
+        gain_cats, cost_cats = _touched(clerk, opt)
+        gain = effects(before_w, after_w, helped(gain_cats, before_w, after_w))
+        assert gain is not None
+        recs.append(_recommendation(hall, state, clerk, opt, gain, effects(before_w, after_w, cost_cats)))
+    names = [c.id for c in hall.categories]
+    if isinstance(before_w, FutureWaits) and isinstance(after_w, FutureWaits):
+        wait_before = {g: float(np.nanmean(before_w.mean([g]))) if before_w.people([g]) else 0.0 for g in names}
+        wait_after = {g: float(np.nanmean(after_w.mean([g]))) if after_w.people([g]) else 0.0 for g in names}
+        mean_before, mean_after = float(np.nanmean(before_w.mean())), float(np.nanmean(after_w.mean()))
+    else:
+        assert isinstance(before_w, _Fluid) and isinstance(after_w, _Fluid)
+        wait_before, wait_after = before_w.waits, after_w.waits
+        mean_before, mean_after = before_w.mean, after_w.mean
     return RebalancePlan(
         now=now,
         recommendations=recs,
-        wait_before=base.waits,
-        wait_after=chosen.waits,
-        mean_wait_before=base.mean,
-        mean_wait_after=chosen.mean,
+        wait_before=wait_before,
+        wait_after=wait_after,
+        mean_wait_before=mean_before,
+        mean_wait_after=mean_after,
         decision_seconds=_time.monotonic() - started,
+        horizon_minutes=horizon,
         lookahead_waits=looked,
         note=note,
     )
 
 
+def _effect_text(hall: Hall, e: Effect) -> tuple[str, str]:
+    zh = "、".join(hall.category(g).name for g in e.categories)
+    en = ", ".join(hall.category(g).name_en or g for g in e.categories)
+    return zh, en
+
+
 def _recommendation(
-    hall: Hall, state: HallState, move: tuple[str, int, int], base: _Fluid, after: _Fluid
+    hall: Hall, state: HallState, clerk: _Clerk, opt: _Option, gain: Effect, cost: Effect | None
 ) -> Recommendation:
-    clerk_id, src, dst = move
-    cats = tuple(sorted(_serves(hall, clerk_id, dst)))
-    before = sum(base.waits[g] for g in cats) / len(cats)
-    later = sum(after.waits[g] for g in cats) / len(cats)
-    name = hall.clerk(clerk_id).name
-    src_zh, src_en = _window_label(hall, src)
-    dst_zh, dst_en = _window_label(hall, dst)
-    cat_zh = "、".join(hall.category(g).name for g in cats)
-    cat_en = ", ".join(hall.category(g).name_en or g for g in cats)
-    win = state.windows.get(src)
-    ready = win is None or win.current is None
-    wait_zh = "" if ready else "（待办结当前业务后）"
-    wait_en = "" if ready else " once the current service is finished"
-    text = (
-        f"建议将{name}从{src_zh}调至{dst_zh}{wait_zh}，"
-        f"预计{cat_zh}平均等待 {before:.0f}→{later:.0f} 分钟"
-    )
-    text_en = (
-        f"Move {name} from {src_en} to {dst_en}{wait_en}: predicted mean wait for {cat_en} "
-        f"{before:.0f} → {later:.0f} min"
-    )
+    src_zh, src_en = _window_label(hall, clerk.window)
+    gain_zh, gain_en = _effect_text(hall, gain)
+    interval_zh = interval_en = ""
+    if math.isfinite(gain.low) and math.isfinite(gain.high):
+        interval_zh = f"（95%区间 {max(0.0, gain.low):.0f}–{gain.high:.0f}）"
+        interval_en = f" (95% interval {max(0.0, gain.low):.0f}–{gain.high:.0f})"
+    effect_zh = f"预计{gain_zh}平均等待 {gain.before:.0f}→{gain.after:.0f} 分钟{interval_zh}"
+    effect_en = f"predicted mean wait for {gain_en} {gain.before:.0f} → {gain.after:.0f} min{interval_en}"
+    if cost is not None:
+        cost_zh, cost_en = _effect_text(hall, cost)
+        effect_zh += f"；{cost_zh} {cost.before:.0f}→{cost.after:.0f} 分钟"
+        effect_en += f"; {cost_en} {cost.before:.0f} → {cost.after:.0f} min"
+    win = state.windows.get(clerk.window)
+    if opt.kind == "move":
+        dst_zh, dst_en = _window_label(hall, opt.window)
+        ready = win is None or win.current is None
+        wait_zh = "" if ready else "（待办结当前业务后）"
+        wait_en = "" if ready else " once the current service is finished"
+        text = f"建议将{clerk.name}从{src_zh}调至{dst_zh}{wait_zh}，{effect_zh}"
+        text_en = f"Move {clerk.name} from {src_en} to {dst_en}{wait_en}: {effect_en}"
+    else:
+        ready = True  # the next call already follows the new profile
+        cats_zh = "、".join(hall.category(g).name for g in opt.profile)
+        cats_en = ", ".join(hall.category(g).name_en or g for g in opt.profile)
+        text = f"建议{src_zh}的{clerk.name}改按工作模式叫号：{cats_zh}，{effect_zh}"
+        text_en = f"Let {clerk.name} at {src_en} call {cats_en}: {effect_en}"
     return Recommendation(
-        move=MoveClerk(clerk_id, dst),
-        clerk_name=name,
-        from_window=src,
-        to_window=dst,
-        categories=cats,
-        wait_before=before,
-        wait_after=later,
+        move=_command(clerk, opt),
+        kind="move" if opt.kind == "move" else "profile",
+        clerk=clerk.id,
+        clerk_name=clerk.name,
+        from_window=clerk.window,
+        to_window=opt.window,
+        categories=tuple(g for g in (c.id for c in hall.categories) if g in opt.serves),
+        gain=gain,
+        cost=cost,
         ready=ready,
         text=text,
         text_en=text_en,
@@ -487,33 +703,24 @@ def _recommendation(
 async def apply_recommendation(service: Any, rec: Recommendation, actor: str) -> dict[str, Any]:
     """Apply one recommendation through the hall's one command path (``HallService.execute``).
 
-    Returns the command's result (with the ``clerk.moved`` event's ``seq``); raises
+    Returns the command's result (with its event's ``seq``); raises
     :class:`~queue_server.errors.CommandRejected` if the hall changed meanwhile.
     """
-    result: dict[str, Any] = await service.execute(rec.move, actor)
+    command: Command = rec.move
+    result: dict[str, Any] = await service.execute(command, actor)
     return result
 
 
 async def rebalance_now(
-    service: Any,
-    *,
-    lookahead: Lookahead | None = None,
-    actor: str = "system:rebalancer",
-    seed: int = 0,
+    service: Any, *, actor: str = "system:rebalancer", roster: Roster | None = None
 ) -> tuple[RebalancePlan, list[dict[str, Any]]]:
-    """Decide now for ``service``'s hall; in ``rebalance.mode: auto`` apply the ready moves.
+    """Decide now for ``service``'s hall; in ``rebalance.mode: auto`` apply the ready actions.
 
-    Returns the plan and the results of the moves applied (none in ``advise`` mode).
-    A move the hall refuses meanwhile (e.g. the window was just taken) is skipped.
-    Without ``lookahead``, a hall with ``simulation.live_twin.enabled`` is checked on
-    the twin (:func:`twin_lookahead`).
-    """
+    Returns the plan and the results of the actions applied (none in ``advise`` mode). An
+    action the hall refuses meanwhile (e.g. the window was just taken) is skipped."""
     await service.catch_up()
     hall: Hall = service.hall
-    if lookahead is None and hall.simulation.live_twin.enabled:
-        lookahead = twin_lookahead
-    now = service.clock.now()
-    plan = recommend_moves(hall, service.state, now, lookahead=lookahead, seed=seed)
+    plan = recommend_moves(hall, service.state, service.clock.now(), roster=roster)
     applied: list[dict[str, Any]] = []
     if hall.rebalance.mode == "auto":
         for rec in plan.recommendations:
@@ -524,3 +731,42 @@ async def rebalance_now(
             except CommandRejected:
                 continue
     return plan, applied
+
+
+def realised_wait(state: HallState, categories: Sequence[str], start: float, end: float) -> tuple[float, int]:
+    """Mean wait (minutes) and count of the live hall's tickets of ``categories`` waiting at
+    ``start`` or issued before ``end`` (epoch seconds): from issue to the call, or to ``end``
+    if not called by then — what a recommendation's prediction is compared with."""
+    cats = set(categories)
+    total, n = 0.0, 0
+    for t in state.tickets.values():
+        if t.category not in cats or t.issued_at >= end or t.state in ("cancelled", "expired"):
+            continue
+        done = t.called_at if t.called_at is not None else math.inf
+        if done < start:
+            continue
+        total += (min(done, end) - t.issued_at) / 60
+        n += 1
+    return (total / n if n else 0.0), n
+
+
+def adoption(rec: dict[str, Any], at: float, actor: str) -> dict[str, Any]:
+    """What is kept of a recommendation once applied: its text and prediction, when and by whom."""
+    keep = ("command", "kind", "clerk", "clerk_name", "text", "text_en", "gain", "cost")
+    return {k: rec[k] for k in keep if k in rec} | {"at": at, "by": actor}
+
+
+def outcome(hall: Hall, state: HallState, adopted: dict[str, Any], now: float) -> dict[str, Any]:
+    """An applied recommendation beside what then happened: the realised mean wait of the
+    categories it was to help and of those it took the clerk from, over its horizon (so far, while
+    the horizon runs: ``done`` false), with whether the prediction's interval held."""
+    end = adopted["at"] + hall.rebalance.horizon_minutes * 60
+    out = dict(adopted) | {"done": now >= end, "until": end}
+    for side in ("gain", "cost"):
+        e = adopted.get(side)
+        if not e:
+            continue
+        mean, n = realised_wait(state, e["categories"], adopted["at"], min(now, end))
+        within = e.get("low") is not None and e["low"] <= mean <= e["high"]
+        out[f"{side}_realised"] = {"mean": round(mean, 1), "citizens": n, "within_interval": within}
+    return out

@@ -555,9 +555,7 @@ class _RosterModel:
         holders = {cat.id: sum(cat.id in c.skills for c in hall.clerks) for cat in hall.categories}
         floor = hall.roster.min_cover
         hints: dict[cp_model.IntVar, int] = {}
-        order = sorted(
-            hall.clerks, key=lambda c: (min(holders.get(g, 99) for g in c.skills), len(c.skills), c.id)
-        )
+        order = sorted(hall.clerks, key=lambda c: (min(holders.get(g, 99) for g in c.skills), len(c.skills), c.id))
         for d, day in enumerate(self.days):
             open_set = set(self.open_ts[d])
             cov: dict[tuple[int, str], int] = defaultdict(int)

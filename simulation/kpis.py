@@ -163,6 +163,21 @@ def confidence_interval(values: Sequence[float] | np.ndarray, level: float = 0.9
     return Estimate(m, m - half, m + half, n)
 
 
+def prediction_interval(values: Sequence[float] | np.ndarray, level: float = 0.95) -> Estimate:
+    """Mean of the replications and the interval one more replication — the day that will
+    really happen, if the model is right — falls in with probability ``level`` (Student t,
+    nan values left out)."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if n < 2:
+        m = float(v.mean()) if n else math.nan
+        return Estimate(m, math.nan, math.nan, n)
+    m = float(v.mean())
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) * math.sqrt(1 + 1 / n))
+    return Estimate(m, m - half, m + half, n)
+
+
 @dataclass
 class Summary:
     """Replications put together: every figure with its interval, and the mean curves."""

@@ -45,7 +45,7 @@ from simpy.events import Timeout
 
 from queue_server.commands import serving_categories
 from queue_server.config import Hall, PriorityGroup
-from queue_server.model import Ticket, WindowState
+from queue_server.model import HallState, Ticket, WindowState
 from queue_server.policy import CallRules, call_rules
 
 from .distributions import Sampler, sampler
@@ -114,7 +114,7 @@ class HallPlan:
     interval_ends: np.ndarray
     rules: CallRules  # the core's calling policy, compiled once
     singles: list[tuple[int]]  # the one-step journey of each category, shared by its citizens
-    _serving: dict[tuple[int, str | None], frozenset[str]] = field(default_factory=dict)
+    _serving: dict[tuple[int, str | None, tuple[str, ...]], frozenset[str]] = field(default_factory=dict)
     _rates: dict[int, np.ndarray] = field(default_factory=dict)
     clerk_ids: list[str] = field(default_factory=list)
     _clerk_numbers: dict[str, int] = field(default_factory=dict)
@@ -173,12 +173,14 @@ class HallPlan:
         _PLANS[id(hall)] = plan
         return plan
 
-    def serving(self, window: int, clerk: str | None) -> frozenset[str]:
-        """The window's categories its clerk may serve (the core's rule, cached)."""
-        key = (window, clerk)
+    def serving(self, window: int, clerk: str | None, categories: Sequence[str] | None = None) -> frozenset[str]:
+        """The window's categories (or the profile ``categories``) its clerk may serve (the
+        core's rule, cached)."""
+        cats_of = self.window_cats[window] if categories is None else tuple(sorted(categories))
+        key = (window, clerk, cats_of)
         cats = self._serving.get(key)
         if cats is None:
-            win = WindowState(window, self.window_cats[window], "open", clerk)
+            win = WindowState(window, cats_of, "open", clerk)
             cats = self._serving[key] = serving_categories(self.hall, win)
         return cats
 
@@ -263,6 +265,8 @@ class _Window:
         "number",
         "open_since",
         "open_time",
+        "profile",
+        "seated_at",
         "skills",
     )
 
@@ -284,6 +288,8 @@ class _Window:
         self.busy_mark = 0.0  # busy_time when the current clerk sat down
         self.clerk_no = -1
         self.skills: dict[str, float] = {}
+        self.profile: tuple[str, ...] | None = None  # a work profile's categories (None: the window's own)
+        self.seated_at = 0.0  # when the clerk sat down or the profile last changed
 
 
 @dataclass
@@ -399,7 +405,8 @@ class HallDay:
         self.citizen_rows: list[tuple[float, ...]] = []
         self.tickets: list[Ticket] = []
         self.clerk_duty: dict[str, float] = {}
-        self.handover: dict[int, tuple[int, str]] = {}
+        self.handover: dict[int, tuple[int, str, float]] = {}
+        self.arriving: set[int] = set()  # windows a moved clerk is walking to
         self.clerk_busy: dict[str, float] = {}
         self._arrivals: list[Citizen] = []
         # Per-step draws of all citizens (see Citizen.j): nominal service minutes, patience
@@ -471,12 +478,17 @@ class HallDay:
         self.f_return.extend(delay.tolist())
         return paths, offsets
 
-    def schedule_arrivals(self, weekday: int, start: float | None = None, end: float | None = None) -> None:
-        """Draw the day's arrivals (from ``start`` to ``end``, default the opening hours)."""
+    def schedule_arrivals(
+        self, weekday: int, start: float | None = None, end: float | None = None, scale: np.ndarray | None = None
+    ) -> None:
+        """Draw the day's arrivals (from ``start`` to ``end``, default the opening hours);
+        ``scale`` multiplies each category's profile (a surge the hall is seeing)."""
         plan, rng = self.plan, self.rng
         lo = plan.open_min if start is None else start
         hi = plan.close_min if end is None else min(end, plan.close_min)
         rates = plan.rates(weekday)  # expected arrivals per (category, interval)
+        if scale is not None:
+            rates = rates * scale[:, None]
         starts, ends = plan.interval_starts, plan.interval_ends
         a, b = np.maximum(starts, lo), np.minimum(ends, hi)
         span = np.maximum(b - a, 0.0)
@@ -605,24 +617,48 @@ class HallDay:
                 self._offer(c)
         return out
 
-    def move_clerk(self, clerk: str, to_window: int, now: float) -> bool:
-        """调岗: the clerk leaves their window (after the current service) for ``to_window``, or
-        comes in from outside the hall's windows. False when ``to_window`` is taken."""
+    def move_clerk(self, clerk: str, to_window: int, now: float, walk: float = 0.0) -> bool:
+        """调岗: the clerk leaves their window (after the current service) for ``to_window``, where
+        they start calling ``walk`` minutes later, or comes in from outside the hall's windows.
+        False when ``to_window`` is taken."""
         target = self.windows.get(to_window)
-        if target is None or (target.is_open and not target.closing):
+        if target is None or (target.is_open and not target.closing) or to_window in self.arriving:
             return False
         source = next((w for w in self.windows.values() if w.is_open and w.clerk == clerk), None)
         if source is target:
             return False
         if source is None:  # a clerk not at a window now (a floater) comes in
-            self.open_window(to_window, clerk, now)
+            self._arrive(to_window, clerk, now, walk)
         elif source.busy:
             source.closing = True
-            self.handover[source.number] = (to_window, clerk)
+            self.handover[source.number] = (to_window, clerk, walk)
         else:
             self._close(source, now)
-            self.open_window(to_window, clerk, now)
+            self._arrive(to_window, clerk, now, walk)
         return True
+
+    def live_state(self, seq: int) -> HallState:
+        """The hall now as the live server would hold it — the tickets waiting, at a window or
+        issued in the last 30 minutes, and who sits at which window calling what — so the
+        rebalancer can decide on a simulated day as on a real one (``seq`` seeds its look-ahead)."""
+        now = self.env.now
+        epoch = self.base + now * 60
+        state = HallState(self.hall.id, seq=seq, day=self.day_str)
+        for t in self.tickets:
+            if t.state == "waiting" or t.issued_at >= epoch - 1800:
+                state.tickets[t.id] = t
+        for number, w in self.windows.items():
+            if not w.is_open:
+                continue
+            cats = w.profile if w.profile is not None else self.plan.window_cats[number]
+            win = WindowState(number, tuple(cats), "open", w.clerk, since=self.base + w.seated_at * 60)
+            if w.profile is not None:
+                win.profile_since = win.since
+            if w.current is not None:
+                win.current = w.current.ticket.id
+                state.tickets[win.current] = w.current.ticket
+            state.windows[number] = win
+        return state
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -943,11 +979,14 @@ class HallDay:
 
     def _on_open(self, ev: simpy.Event) -> None:
         number, clerk = ev._value
+        self.arriving.discard(number)
         if self._next_at <= self.env.now:
             self._catch_up(self.env.now)
         self.open_window(number, clerk, self.env.now)
 
-    def open_window(self, number: int, clerk: str | None, now: float) -> None:
+    def open_window(self, number: int, clerk: str | None, now: float, categories: Sequence[str] | None = None) -> None:
+        """``clerk`` sits down at ``number`` and calls its categories (``categories``: a work
+        profile instead of the window's configured ones; the clerk's skills still apply)."""
         w = self.windows[number]
         if w.is_open and not w.closing:
             return  # somebody already sits here (a roster overlap): the first stays
@@ -960,9 +999,9 @@ class HallDay:
         w.busy_mark = w.busy_time
         if w.idle:
             self._unset_idle(w)
-        w.cats = self.plan.serving(number, clerk)
-        w.cat_ids = [self.plan.cat_index[c] for c in self.plan.categories if c in w.cats]
-        w.heaps = [h for i, c in enumerate(self.plan.categories) if c in w.cats for h in self.queues[i]]
+        self._set_categories(w, self.plan.serving(number, clerk, categories))
+        w.profile = None if categories is None else tuple(categories)
+        w.seated_at = now
         w.closing = False
         if not w.is_open:
             w.is_open = True
@@ -972,6 +1011,26 @@ class HallDay:
         if not w.busy:
             self._purge(now)
             self._call(w)
+
+    def _set_categories(self, w: _Window, cats: frozenset[str]) -> None:
+        w.cats = cats
+        w.cat_ids = [self.plan.cat_index[c] for c in self.plan.categories if c in cats]
+        w.heaps = [h for i, c in enumerate(self.plan.categories) if c in cats for h in self.queues[i]]
+
+    def set_profile(self, number: int, categories: Sequence[str], now: float) -> bool:
+        """工作模式: the open window ``number`` calls ``categories`` from now on (within its clerk's
+        skills). False when the window is not open."""
+        w = self.windows.get(number)
+        if w is None or not w.is_open or w.closing:
+            return False
+        if w.idle:
+            self._unset_idle(w)
+        self._set_categories(w, self.plan.serving(number, w.clerk, categories))
+        w.profile, w.seated_at = tuple(categories), now
+        if not w.busy:
+            self._purge(now)
+            self._call(w)
+        return True
 
     def _on_close(self, ev: simpy.Event) -> None:
         number, clerk = ev._value
@@ -1003,7 +1062,15 @@ class HallDay:
         w.clerk = None
         moving = self.handover.pop(w.number, None)
         if moving is not None:  # the clerk was moved elsewhere and goes once this window is done
-            self.open_window(moving[0], moving[1], now)
+            self._arrive(moving[0], moving[1], now, moving[2])
+
+    def _arrive(self, number: int, clerk: str, now: float, walk: float) -> None:
+        """``clerk`` opens ``number`` after ``walk`` minutes (the switching time of a move)."""
+        if walk <= 0:
+            self.open_window(number, clerk, now)
+            return
+        self.arriving.add(number)  # reserved: nobody else takes it meanwhile
+        self.env.timeout(walk, value=(number, clerk)).callbacks.append(self._on_open)
 
     # ------------------------------------------------------------ run
 

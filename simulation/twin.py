@@ -8,7 +8,10 @@ waiting ticket it returns the predicted wait until its call: median, 90th
 percentile and mean, in minutes. :func:`evaluate_moves` asks what moving a clerk
 (调岗) would do to the waits, running each move on the very same random futures
 as the hall without it (common random numbers), so the difference is the move's
-and not chance's.
+and not chance's. :func:`score_actions` does the same for the rebalancer's
+candidates — moves and work profiles (a window calling other categories) — per
+category, so a recommendation can state its gain, its cost and their intervals;
+:func:`waits_in_window` measures a realised day the same way.
 
 Tickets of the snapshot are assumed to wait until called (their remaining
 patience is unknown, and it is their wait we predict); new arrivals keep the
@@ -23,9 +26,10 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -41,6 +45,7 @@ from .roster import Roster, shifts_for
 PAUSE_MINUTES = 10.0
 
 
+@runtime_checkable
 class ClerkMove(Protocol):
     """Anything with ``clerk`` and ``to_window``, e.g. :class:`queue_server.commands.MoveClerk`."""
 
@@ -67,7 +72,9 @@ def snapshot(state: HallState) -> HallState:
     )
 
 
-def _span_end(shifts: Sequence[Any], clerk: str | None, now: float, default: float) -> float:
+def span_end(shifts: Sequence[Any], clerk: str | None, now: float, default: float) -> float:
+    """When ``clerk``'s span under way at ``now`` (minutes since midnight) ends — their shift, or
+    its part before or after the break — or ``default`` if they have none under way."""
     for s in shifts:
         if s.clerk != clerk:
             continue
@@ -77,7 +84,20 @@ def _span_end(shifts: Sequence[Any], clerk: str | None, now: float, default: flo
     return default
 
 
-def _run(
+class WindowProfile(Protocol):
+    """Anything with ``window`` and ``categories``, e.g. :class:`queue_server.commands.SetWindowProfile`."""
+
+    @property
+    def window(self) -> int: ...
+
+    @property
+    def categories(self) -> Sequence[str]: ...
+
+
+Action = ClerkMove | WindowProfile
+
+
+def _future(
     hall: Hall,
     state: HallState,
     now: float,
@@ -85,9 +105,13 @@ def _run(
     seed: int,
     horizon: float,
     roster: Roster | None,
-    moves: Sequence[ClerkMove] = (),
-) -> tuple[DayResult, list[Citizen]]:
-    """One future of the hall from ``state``; returns its records and the waiting tickets' citizens."""
+    actions: Sequence[Action] = (),
+    walk: float = 0.0,
+    scale: np.ndarray | None = None,
+) -> tuple[DayResult, list[Citizen], list[Citizen]]:
+    """One future of the hall from ``state`` with ``actions`` taken now (a moved clerk calls
+    ``walk`` minutes after leaving, arrivals follow the profile times ``scale`` per category);
+    returns its records and the citizens of the tickets waiting and of those at a window."""
     plan = HallPlan.of(hall)
     local = datetime.fromtimestamp(now, hall.tz)
     day = local.date()
@@ -98,7 +122,7 @@ def _run(
     sim = HallDay(plan, day, rng, shifts, start=t_now, end=end, track=False)
     with gc_paused():  # as HallDay.run does
         if hall.hours.is_working_day(day):
-            sim.schedule_arrivals(day.weekday(), t_now, end)
+            sim.schedule_arrivals(day.weekday(), t_now, end, scale)
         sim.schedule_shifts(shifts, future_only=True)
         busy = []
         close_default = plan.close_min if t_now < plan.close_min else end
@@ -106,11 +130,11 @@ def _run(
             win = state.windows[number]
             if win.status == "closed" or number not in sim.windows:
                 continue
-            leave = _span_end(shifts, win.clerk, t_now, close_default)
+            leave = span_end(shifts, win.clerk, t_now, close_default)
             if win.status == "paused":
                 sim.schedule_span(number, win.clerk, t_now + PAUSE_MINUTES, leave)
                 continue
-            sim.open_window(number, win.clerk, t_now)
+            sim.open_window(number, win.clerk, t_now, win.categories)
             sim.schedule_close(number, win.clerk, leave)
             t = state.tickets.get(win.current) if win.current else None
             if t is not None and t.category in plan.cat_index:
@@ -121,11 +145,15 @@ def _run(
             key=lambda t: (t.order_at, t.id),
         )
         seeded = sim.seed_waiting(waiting, busy)
-        for mv in moves:
-            if sim.move_clerk(mv.clerk, mv.to_window, t_now):
-                sim.schedule_close(mv.to_window, mv.clerk, _span_end(shifts, mv.clerk, t_now, close_default))
+        for action in actions:
+            if isinstance(action, ClerkMove):
+                if sim.move_clerk(action.clerk, action.to_window, t_now, walk):
+                    leave = span_end(shifts, action.clerk, t_now, close_default)
+                    sim.schedule_close(action.to_window, action.clerk, leave)
+            else:
+                sim.set_profile(action.window, action.categories, t_now)
         sim.env.run(until=end)
-        return sim.finish(day.weekday()), seeded[: len(waiting)]
+        return sim.finish(day.weekday()), seeded[: len(waiting)], seeded[len(waiting) :]
 
 
 def forecast(
@@ -140,7 +168,7 @@ def forecast(
     """Predicted wait (minutes from ``now`` to the call) of every waiting ticket of ``state``."""
     waits: dict[str, list[float]] = {}
     for rep in range(reps):
-        res, citizens = _run(hall, state, now, rep, seed, horizon_minutes, roster)
+        res, citizens, _ = _future(hall, state, now, rep, seed, horizon_minutes, roster)
         start = res.end_min - horizon_minutes
         for c in citizens:
             called = c.first_called if c.first_called == c.first_called else res.end_min
@@ -180,7 +208,7 @@ def evaluate_moves(
     live hall would refuse (:func:`queue_server.commands.decide`) comes back with ``error``."""
     base_mean, base_p90 = [], []
     for rep in range(reps):
-        res, _ = _run(hall, state, now, rep, seed, horizon_minutes, roster)
+        res, _, _ = _future(hall, state, now, rep, seed, horizon_minutes, roster)
         w = _all_waits(res, res.end_min)
         base_mean.append(float(w.mean()) if len(w) else math.nan)
         base_p90.append(float(np.percentile(w, 90)) if len(w) else math.nan)
@@ -193,7 +221,7 @@ def evaluate_moves(
             continue
         m_mean, m_p90 = [], []
         for rep in range(reps):
-            res, _ = _run(hall, state, now, rep, seed, horizon_minutes, roster, [mv])
+            res, _, _ = _future(hall, state, now, rep, seed, horizon_minutes, roster, [mv])
             w = _all_waits(res, res.end_min)
             m_mean.append(float(w.mean()) if len(w) else math.nan)
             m_p90.append(float(np.percentile(w, 90)) if len(w) else math.nan)
@@ -224,11 +252,114 @@ def mean_wait(
     whatever the moves (common random numbers), so two calls compare the moves alone."""
     means = []
     for rep in range(reps):
-        res, _ = _run(hall, state, now, rep, seed, horizon_minutes, roster, moves)
+        res, _, _ = _future(hall, state, now, rep, seed, horizon_minutes, roster, moves)
         w = _all_waits(res, res.end_min)
         if len(w):
             means.append(float(w.mean()))
     return float(np.mean(means)) if means else 0.0
+
+
+@dataclass(frozen=True)
+class FutureWaits:
+    """The waits of one candidate over its futures: per future and category, the sum of the
+    waits (minutes) and the number of citizens waiting now or joining a queue within the
+    horizon, each counted from joining the queue to the call, to leaving, or to the
+    horizon's end if neither came."""
+
+    sums: dict[str, np.ndarray]  # category -> (reps,)
+    counts: dict[str, np.ndarray]  # category -> (reps,)
+
+    def mean(self, categories: Iterable[str] | None = None) -> np.ndarray:
+        """Mean wait per future over ``categories`` (default: the whole hall); nan where a
+        future had nobody of them."""
+        cats = list(self.sums) if categories is None else list(categories)
+        total = sum((self.sums[g] for g in cats), np.zeros_like(next(iter(self.sums.values()))))
+        n = sum((self.counts[g] for g in cats), np.zeros_like(total))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+    def people(self, categories: Iterable[str]) -> float:
+        """Citizens of ``categories`` counted, on average over the futures."""
+        return float(sum(self.counts[g].mean() for g in categories))
+
+
+def waits_in_window(
+    res: DayResult, categories: Sequence[str], start: float, end: float
+) -> dict[str, tuple[float, int]]:
+    """Per category (and ``"*"`` for the hall): (sum of waits in minutes, citizens) of the visit
+    steps waiting at ``start`` or joining a queue before ``end`` (minutes since midnight),
+    each counted from joining the queue to its call, to leaving, or to ``end`` — the measure
+    :func:`score_actions` predicts, so a realised day is scored exactly as its forecast was."""
+    s = res.steps
+    done = np.where(np.isnan(s["called"]), s["left"], s["called"])
+    mask = (s["queued"] < end) & (done >= start)
+    return _sum_by_category(s["category"][mask], np.minimum(done[mask], end) - s["queued"][mask], categories)
+
+
+def _sum_by_category(cats: np.ndarray, waits: np.ndarray, names: Sequence[str]) -> dict[str, tuple[float, int]]:
+    sums = np.bincount(cats, weights=waits, minlength=len(names))
+    counts = np.bincount(cats, minlength=len(names))
+    out = {g: (float(sums[i]), int(counts[i])) for i, g in enumerate(names)}
+    out["*"] = (float(waits.sum()), len(waits))
+    return out
+
+
+def _future_waits(
+    hall: Hall, res: DayResult, waiting: list[Citizen], busy: list[Citizen], names: Sequence[str]
+) -> dict[str, tuple[float, int]]:
+    """:func:`waits_in_window` of one future: the tickets waiting at its start count from their
+    issue; the citizens then at a window are not waiting."""
+    s = res.steps
+    citizen = s["citizen"]
+    size = int(citizen.max(initial=-1)) + 1
+    base = datetime.combine(res.day, time(0), hall.tz).timestamp()
+    issued = np.full(size, np.nan)
+    for c in waiting:
+        if c.index < size:
+            issued[c.index] = (c.ticket.issued_at - base) / 60
+    at_window = np.zeros(size, dtype=bool)
+    at_window[[c.index for c in busy if c.index < size]] = True
+    first = s["step"] == 0
+    queued = s["queued"].copy()
+    was = first & ~np.isnan(issued[citizen])
+    queued[was] = issued[citizen[was]]
+    done = np.where(np.isnan(s["called"]), s["left"], s["called"])
+    keep = ~(first & at_window[citizen])
+    return _sum_by_category(s["category"][keep], np.minimum(done[keep], res.end_min) - queued[keep], names)
+
+
+def score_actions(
+    hall: Hall,
+    state: HallState,
+    now: float,
+    candidates: Sequence[Sequence[Action]],
+    reps: int = 30,
+    seed: int = 0,
+    horizon_minutes: float = 60,
+    roster: Roster | None = None,
+    walk_minutes: float = 0.0,
+    arrival_scale: dict[str, float] | None = None,
+) -> list[FutureWaits]:
+    """Score each candidate (moves and work profiles taken now) on the same ``reps`` futures:
+    future ``r`` has the same arrivals and service times whatever the candidate (common random
+    numbers), so two candidates differ by their actions, not by chance. A moved clerk calls
+    ``walk_minutes`` after leaving their window; ``arrival_scale`` multiplies a category's
+    expected arrivals (what the hall has been seeing against its profile)."""
+    names = HallPlan.of(hall).categories
+    scale = np.asarray([(arrival_scale or {}).get(g, 1.0) for g in names]) if arrival_scale else None
+    out = []
+    for actions in candidates:
+        sums = {g: np.zeros(reps) for g in names}
+        counts = {g: np.zeros(reps) for g in names}
+        for rep in range(reps):
+            res, waiting, busy = _future(
+                hall, state, now, rep, seed, horizon_minutes, roster, actions, walk_minutes, scale
+            )
+            for g, (total, n) in _future_waits(hall, res, waiting, busy, names).items():
+                if g != "*":
+                    sums[g][rep], counts[g][rep] = total, n
+        out.append(FutureWaits(sums, counts))
+    return out
 
 
 class WaitForecaster:

@@ -9,7 +9,7 @@
   "use strict";
   var STORE = "hallq.manager.";
   var hall, page, token, timer = null, reasons = {}, last = null;
-  var REBALANCE_EVERY = 30000, rebalancedAt = 0, rebalanceTimer = null, recs = null;
+  var REBALANCE_EVERY = 30000, rebalancedAt = 0, rebalanceTimer = null, recs = null, note = "", adopted = [];
 
   function $(id) { return document.getElementById(id); }
   // a duration on the server's clock: seconds under a minute (a demo runs faster than life)
@@ -69,9 +69,36 @@
   function renderRecs() {
     if (!recs) return;
     $("recommendations").innerHTML = recs.length ? recs.map(function (r, i) {
-      return '<li class="recommendation" data-clerk="' + I18n.escape(r.command.clerk) + '">' + I18n.both(r.text, r.text_en) +
+      return '<li class="recommendation" data-clerk="' + I18n.escape(r.clerk) + '" data-kind="' + I18n.escape(r.kind) + '">' +
+        "<span>" + I18n.both(r.text, r.text_en) + "</span>" +
         ' <button class="btn btn-small btn-primary" data-apply="' + i + '">' + I18n.both("采纳", "Apply") + "</button></li>";
-    }).join("") : "<li>" + I18n.both("暂无调岗建议", "No moves recommended") + "</li>";
+    }).join("") : "<li>" + I18n.both("暂无调岗建议", "No moves recommended") + (note ? "（" + I18n.escape(note) + "）" : "") + "</li>";
+  }
+
+  /* One figure of an applied recommendation: predicted (interval) beside realised. */
+  function effectText(e, real) {
+    if (!e) return "";
+    var interval = e.low === null ? "" : "（95%区间 " + Math.max(0, e.low).toFixed(0) + "–" + e.high.toFixed(0) + "）";
+    var zh = "预计 " + e.before.toFixed(0) + "→" + e.after.toFixed(0) + " 分钟" + interval;
+    var en = "predicted " + e.before.toFixed(0) + " → " + e.after.toFixed(0) + " min" + interval.replace("95%区间", "95%");
+    if (real) {
+      zh += "，实际 " + real.mean.toFixed(0) + " 分钟（" + real.citizens + "人）";
+      en += ", realised " + real.mean.toFixed(0) + " min (" + real.citizens + " citizens)";
+    }
+    return I18n.both(zh, en);
+  }
+
+  function renderAdopted() {
+    $("adopted").innerHTML = adopted.length ? adopted.map(function (a) {
+      var at = new Date(a.at * 1000), until = new Date(a.until * 1000);
+      var hm = function (d) { return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2); };
+      var state = a.done ? I18n.both("已到期", "horizon over") : I18n.both("进行中，至" + hm(until), "running until " + hm(until));
+      var held = a.done && a.gain_realised ? (a.gain_realised.within_interval ? I18n.both("在区间内", "within the interval") : I18n.both("超出区间", "outside the interval")) : "";
+      return '<li class="adopted" data-done="' + (a.done ? "1" : "0") + '"><div>' + hm(at) + " " + I18n.both(a.text, a.text_en) + "</div>" +
+        '<div class="effect gain">' + I18n.both("受益：", "Gain: ") + effectText(a.gain, a.gain_realised) + " " + held + "</div>" +
+        (a.cost ? '<div class="effect cost">' + I18n.both("代价：", "Cost: ") + effectText(a.cost, a.cost_realised) + "</div>" : "") +
+        '<div class="small">' + state + "</div></li>";
+    }).join("") : "<li>" + I18n.both("今日尚未采纳调岗建议", "No advice applied today") + "</li>";
   }
 
   function rebalance() {
@@ -80,7 +107,10 @@
     HallqFeed.api("GET", "/api/v1/halls/" + encodeURIComponent(page.hall) + "/rebalance", undefined, { token: token }).then(function (r) {
       if (!r.ok) return;
       recs = r.body.recommendations;
+      note = r.body.note || "";
+      adopted = r.body.adopted || [];
       renderRecs();
+      renderAdopted();
     });
   }
   /* The feed moved: ask again, but never more often than every 30 s. */
@@ -94,7 +124,8 @@
     if (!r) return;
     $("rebalance-error").hidden = true;
     HallqFeed.api("POST", "/api/v1/halls/" + encodeURIComponent(page.hall) + "/rebalance/apply",
-      { clerk: r.command.clerk, to_window: r.command.to_window }, { token: token, key: HallqFeed.newKey() }).then(function (res) {
+      r.kind === "move" ? { clerk: r.command.clerk, to_window: r.command.to_window } : { window: r.command.window, categories: r.command.categories },
+      { token: token, key: HallqFeed.newKey() }).then(function (res) {
       if (!res.ok) {
         var e = HallqFeed.errorText(res);
         $("rebalance-error").hidden = false;
@@ -103,6 +134,7 @@
       }
       recs.splice(i, 1);
       renderRecs();
+      rebalance();  /* the applied advice now shows with its prediction, beside what happens */
     });
   }
 

@@ -36,6 +36,7 @@ from queue_server.commands import (
     RateService,
     Recall,
     ResumeWindow,
+    SetWindowProfile,
     StartService,
     Transfer,
 )
@@ -64,6 +65,7 @@ EVERY_EVENT_TYPE = {
     "window.resumed",
     "window.closed",
     "clerk.moved",
+    "window.profile_set",
 }
 # Field names that would mean a citizen's or clerk's personal data slipped into the log.
 PERSONAL = ("name", "phone", "mobile", "tel", "id_card", "idcard", "id_number", "identity", "address", "email",
@@ -92,6 +94,7 @@ def day_at_the_hall(hall_id: str) -> list[tuple[Command, str]]:
         (ResumeWindow(16), "clerk:c16"),
         (CloseWindow(16), "clerk:c16"),
         (MoveClerk("c13", 13), "manager:m1"),
+        (SetWindowProfile(13, ("household",)), "manager:m1"),  # 工作模式: window 13 calls household only
         (CallNext(13), "clerk:c13"),  # L003 keeps its place ahead of J001
         (CancelTicket("20261123-J001"), "citizen"),
         (StartService(13), "clerk:c13"),
@@ -242,7 +245,7 @@ def test_export_after_a_seq_to_a_file(journals: tuple[Path, dict[str, list[Event
     out = tmp_path / "out.jsonl"
     done = hallq("events", "export", "--config", str(config), "--after", "20", "-o", str(out))
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "" and f"wrote 3 events to {out}" in done.stderr
+    assert done.stdout == "" and f"wrote 4 events to {out}" in done.stderr
     # no --hall: the first hall of the file
     assert [Event.from_json(line) for line in out.read_text(encoding="utf-8").splitlines()] == logs["demo"][20:]
 

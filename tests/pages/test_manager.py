@@ -53,8 +53,8 @@ def test_index_links_every_page_of_the_hall(page: Page, server):
     expect(page.locator("#conn")).to_have_attribute("data-state", "ok")
 
 
-def test_roster_page_shows_a_grid_and_the_dashboard_a_recommendation(page: Page, server_factory, tmp_path):
-    from tests.scheduler.test_api import make_tax_queue, office_hours_server, rebalancing_server
+def test_roster_page_shows_a_grid(page: Page, server_factory, tmp_path):
+    from tests.scheduler.test_api import office_hours_server
 
     office, _ = office_hours_server(server_factory, tmp_path / "office")  # a roster needs working hours
     page.goto(f"{office.base}/roster?hall=demo")
@@ -70,6 +70,10 @@ def test_roster_page_shows_a_grid_and_the_dashboard_a_recommendation(page: Page,
     assert page.locator("#roster td.shift").count() > 0
     screenshot(page, "roster")
 
+
+def test_the_dashboard_shows_advice_with_its_interval_and_keeps_it_once_applied(page: Page, server_factory, tmp_path):
+    from tests.scheduler.test_api import make_tax_queue, rebalancing_server
+
     srv, tok = rebalancing_server(server_factory, tmp_path / "rebalance")
     make_tax_queue(srv, tok)
     page.goto(f"{srv.base}/manager?hall=demo")
@@ -77,14 +81,22 @@ def test_roster_page_shows_a_grid_and_the_dashboard_a_recommendation(page: Page,
     page.fill("#password", "hallq-demo")
     page.click("#login button[type=submit]")
     rec = page.locator("#recommendations li.recommendation").first
-    expect(rec).to_contain_text("建议将")
-    expect(rec).to_contain_text("预计")
+    expect(rec).to_contain_text("建议")
+    expect(rec).to_contain_text("预计税务办理平均等待")
+    expect(rec).to_contain_text("95%区间")  # the predicted effect with its interval
+    expect(page.locator("#adopted")).to_contain_text("今日尚未采纳")
     button = rec.locator("button[data-apply]")
     expect(button.locator(".zh")).to_have_text("采纳")
     expect(button.locator(".zh")).to_be_visible()  # Chinese first
     clerk = rec.get_attribute("data-clerk")
+    text = rec.locator(".zh").first.inner_text()
     button.click()
-    expect(page.locator(f"#recommendations li[data-clerk='{clerk}']")).to_have_count(0)
+    # the applied advice stays on the page: its prediction beside what is happening since
+    adopted = page.locator("#adopted li.adopted").first
+    expect(adopted).to_contain_text(text[:20])
+    expect(adopted.locator(".gain")).to_contain_text("预计")
+    expect(adopted.locator(".gain")).to_contain_text("实际")
+    expect(adopted).to_contain_text("进行中")
     events = srv.get(f"{HALL}/events?after=0&limit=1000", token=tok.login("admin")).body["events"]
-    assert any(e["type"] == "clerk.moved" and e["data"]["clerk"] == clerk for e in events)
+    assert any(e["type"] in ("clerk.moved", "window.profile_set") and e["data"].get("clerk") == clerk for e in events)
     screenshot(page, "manager-rebalance")

@@ -140,7 +140,17 @@ def make_tax_queue(server: Server, tokens: Tokens) -> None:
         assert server.post(f"{HALL}/tickets", {"category": "tax"}, token=tokens.kiosk).status == 201
 
 
-def test_a_tax_queue_brings_a_recommendation_that_applies_as_clerk_moved(server_factory: Any, tmp_path: Path) -> None:
+def apply_body(rec: dict[str, Any]) -> dict[str, Any]:
+    """The body 「采纳」 posts for a recommendation: a move or a work profile."""
+    move = rec["command"]
+    if rec["kind"] == "move":
+        return {"clerk": move["clerk"], "to_window": move["to_window"]}
+    return {"window": move["window"], "categories": move["categories"]}
+
+
+def test_a_tax_queue_brings_advice_that_applies_and_is_kept_with_its_prediction(
+    server_factory: Any, tmp_path: Path
+) -> None:
     server, tokens = rebalancing_server(server_factory, tmp_path / "rebalance")
     admin = _manager(tokens)
     make_tax_queue(server, tokens)
@@ -149,17 +159,27 @@ def test_a_tax_queue_brings_a_recommendation_that_applies_as_clerk_moved(server_
     recs = resp.body["recommendations"]
     assert recs, resp.body
     rec = next(r for r in recs if r["ready"])
-    assert rec["text"].startswith("建议将") and "→" in rec["text"]
-    assert rec["wait_after"] < rec["wait_before"]
-    move = rec["command"]
-    applied = server.post(
-        f"{HALL}/rebalance/apply", {"clerk": move["clerk"], "to_window": move["to_window"]}, token=admin
-    )
+    assert rec["text"].startswith("建议") and "→" in rec["text"] and "95%区间" in rec["text"]
+    assert rec["gain"]["after"] < rec["gain"]["before"] and "tax" in rec["gain"]["categories"]
+    assert rec["gain"]["low"] <= rec["gain"]["after"] <= rec["gain"]["high"]
+    applied = server.post(f"{HALL}/rebalance/apply", apply_body(rec), token=admin)
     assert applied.status == 200, applied.body
     events = server.get(f"{HALL}/events?after=0&limit=1000", token=admin).body["events"]
-    moved = [e for e in events if e["type"] == "clerk.moved"]
-    assert len(moved) == 1 and moved[0]["actor"] == "manager:admin"
-    assert moved[0]["data"]["clerk"] == move["clerk"]
+    kind = "clerk.moved" if rec["kind"] == "move" else "window.profile_set"
+    changed = [e for e in events if e["type"] == kind]
+    assert len(changed) == 1 and changed[0]["actor"] == "manager:admin"
     snap = server.get(f"{HALL}/snapshot").body
-    window = next(w for w in snap["windows"] if w["number"] == move["to_window"])
+    window = next(w for w in snap["windows"] if w["number"] == rec["to_window"])
     assert window["status"] == "open"
+    # the advice is kept with its prediction, to set beside what happens over its horizon
+    later = server.get(f"{HALL}/rebalance", token=admin).body
+    kept = later["adopted"][0]
+    assert kept["text"] == rec["text"] and kept["gain"] == rec["gain"] and kept["by"] == "manager:admin"
+    assert kept["done"] is False and kept["gain_realised"]["citizens"] >= 40
+
+
+def test_applying_needs_a_move_or_a_profile(server_factory: Any, tmp_path: Path) -> None:
+    server, tokens = rebalancing_server(server_factory, tmp_path / "rebalance")
+    resp = server.post(f"{HALL}/rebalance/apply", {"window": 1}, token=_manager(tokens))
+    assert resp.status == 422 and resp.error["field"] == "categories"
+    assert "工作模式" in resp.error["message"]
