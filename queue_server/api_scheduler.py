@@ -35,10 +35,12 @@ from . import api
 from .api import API, ApiError, Route, _Body, _in_hall, _principal, _run, _service, parse_body
 from .commands import MoveClerk
 from .config import Hall
+from .errors import Bilingual
 
 HALL = API + "/halls/<hall:str>"
 MANAGER = ("manager",)
-MAX_REASONS = 8  # unmet requirements named in an error; the CLI lists them all
+MAX_REASONS = 8  # unmet requirements named in an error's message; its details (and the CLI) list them all
+INFEASIBLE = Bilingual("无法排班，以下要求无法同时满足：", "no roster meets the requirements:")
 ROSTER_WORKERS = 2  # CP-SAT search workers: the server shares its cores with the hall
 LEASE_MARGIN_SECONDS = 60  # a roster run's lease outlasts its solver time limit by this much
 
@@ -122,7 +124,9 @@ async def run_roster(request: Request, hall: str) -> HTTPResponse:
             if more:
                 reasons.append(f"……另有 {more} 项 (and {more} more)")
             message = "无法排班 (no roster meets the requirements): " + "；".join(reasons)
-            raise ApiError(422, "roster_infeasible", message) from None
+            raise ApiError(
+                422, "roster_infeasible", message, text=INFEASIBLE, details=[Bilingual.parse(r) for r in exc.reasons]
+            ) from None
     finally:
         await service.store.release_lease(hall, "roster")
     h: Hall = service.hall

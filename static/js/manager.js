@@ -91,9 +91,8 @@
     HallqFeed.api("POST", "/api/v1/halls/" + encodeURIComponent(page.hall) + "/rebalance/apply",
       { clerk: r.command.clerk, to_window: r.command.to_window }, { token: token, key: HallqFeed.newKey() }).then(function (res) {
       if (!res.ok) {
-        var e = HallqFeed.errorText(res);
         $("rebalance-error").hidden = false;
-        $("rebalance-error").innerHTML = I18n.both(e.zh, e.en);
+        $("rebalance-error").innerHTML = HallqFeed.errorHtml(res);
         return;
       }
       recs.splice(i, 1);
