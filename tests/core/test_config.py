@@ -145,6 +145,12 @@ BROKEN: list[tuple[str, Mutation, str]] = [
         _set("announcements.call", "请{name}到窗口"),
         "announcements.call: unknown placeholder {name}; use {ticket} and {window}",
     ),
+    (
+        "group sentence",
+        _set("announcements.group", "请{ticket}办理"),
+        "announcements.group: unknown placeholder {ticket}; use {calls}",
+    ),
+    ("empty notice", _set("notices", [{"text": ""}]), "notices[0].text: String should have at least 1 character"),
     ("fsync", _set("storage.fsync", "sometimes"), "storage.fsync: Input should be 'always', 'everysec' or 'never'"),
     ("wrong type", _set("hours", "9-5"), "hours: Input should be a valid dictionary"),
     ("missing list", _set("windows", None), "windows: Input should be a valid list"),
