@@ -69,7 +69,9 @@
   /* The type as large as the screen allows: the call(s) on the big panel, then the lists cut to what fits. */
   function fitCalls() {
     var box = document.getElementById("current-calls"), n = Number(box.getAttribute("data-count")) || 1;
-    HallqScreen.text(box, Math.min(innerHeight * 0.24, innerWidth * 0.12) / (n > 1 ? 1 + n * 0.25 : 1), 12);
+    // one call on a panel that is not a wide strip: the number above its window, both larger
+    box.classList.toggle("stacked", n === 1 && box.clientWidth < box.clientHeight * 2.6);
+    HallqScreen.text(box, Math.min(innerHeight * 0.3, innerWidth * 0.16) / (n > 1 ? 1 + n * 0.25 : 1), 12);
     HallqScreen.list(document.getElementById("next-calls"));
     HallqScreen.list(document.getElementById("recent-calls"));
   }
