@@ -20,7 +20,8 @@ LAYOUT = """(sel) => {
   const visible = e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 &&
     getComputedStyle(e).visibility !== 'hidden'; };
   const box = e => { const r = e.getBoundingClientRect(); return {x: r.left, y: r.top, r: r.right, b: r.bottom}; };
-  const out = {boxes: {}, cut: [], outside: [], page: [document.documentElement.scrollWidth, document.documentElement.scrollHeight]};
+  const root = document.documentElement;
+  const out = {boxes: {}, cut: [], outside: [], page: [root.scrollWidth, root.scrollHeight]};
   for (const s of sel.boxes) { const e = document.querySelector(s); if (e && visible(e)) out.boxes[s] = box(e); }
   for (const s of sel.fit) for (const e of document.querySelectorAll(s)) {
     if (visible(e) && (e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1))
@@ -29,14 +30,16 @@ LAYOUT = """(sel) => {
   for (const e of document.querySelectorAll(sel.texts)) {
     if (!visible(e) || e.closest('.notice-viewport')) continue;
     const b = box(e);
-    if (b.x < -1 || b.y < -1 || b.r > innerWidth + 1 || b.b > innerHeight + 1) out.outside.push(e.textContent.trim().slice(0, 30));
+    if (b.x < -1 || b.y < -1 || b.r > innerWidth + 1 || b.b > innerHeight + 1)
+      out.outside.push(e.textContent.trim().slice(0, 30));
   }
   return out;
 }"""
 BOARD = {
     "boxes": [".topbar", "#current", "#next", ".recent", "#queue-panel", "#notices"],
     "fit": [".topbar h1", "#current", "#current-calls", "#next", ".recent", "#queue-panel", "#notices"],
-    "texts": ".topbar > *, #current-calls .current-call, #queues tr, .recent-calls li, #next-calls li, #notices .notice-label",
+    "texts": ".topbar > *, #current-calls .current-call, #queues tr, .recent-calls li, #next-calls li, "
+    "#notices .notice-label",
 }
 WINDOW = {
     "boxes": [".topbar", "#window-main", "#notices"],
