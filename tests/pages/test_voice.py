@@ -6,7 +6,7 @@ import itertools
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.pages.conftest import CHROMIUM, CHROMIUM_ARGS, HALL, open_window, take
+from tests.pages.conftest import CHROMIUM, CHROMIUM_ARGS, HALL, keep_for_docs, open_window, screenshot, take
 
 
 def test_numbers_are_read_the_chinese_way(page: Page, server):
@@ -52,6 +52,8 @@ def test_the_board_shows_the_call_it_speaks_and_says_a_burst_compactly(page: Pag
         "L004",
     ]
     expect(page.locator("#current-number")).to_have_text("L001")
+    screenshot(page, "board-burst")
+    keep_for_docs("board-burst")
     page.wait_for_function("hallqVoice.spoken.length === 3", timeout=30000)
     spoken = page.evaluate("hallqVoice.spoken")
     assert [s["text"] for s in spoken] == [
