@@ -108,3 +108,25 @@ def test_without_the_autoplay_flag_the_board_asks_for_one_tap(server, browser: B
         assert page.evaluate("hallqVoice.soundAllowed()") is True
     finally:
         pw_browser.close()
+
+
+def test_a_call_not_reached_within_the_bound_is_shown_but_not_said(page: Page, server, tokens):
+    for _ in range(2):
+        take(server, tokens, "tax")
+    first, second = open_window(server, tokens, 16, "c16"), open_window(server, tokens, 17, "c17")
+    page.clock.install()  # the board's own clock, moved by the test
+    page.goto(f"{server.base}/board?hall=demo")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "ok")
+    assert server.post(f"{HALL}/windows/16/call-next", token=first).status == 200
+    expect(page.locator("#next-calls li")).to_have_count(1)
+    page.clock.run_for(500)  # the board gathers a burst for 0.3 s, then says L001
+    page.wait_for_function("hallqVoice.current && hallqVoice.current.calls[0] === 'L001'")
+    assert server.post(f"{HALL}/windows/17/call-next", token=second).status == 200  # L002 waits its turn…
+    expect(page.locator("#next-calls li")).to_have_count(1)
+    page.clock.fast_forward("01:05")  # …while the voice is held up for more than the 60 s bound
+    page.wait_for_function("hallqBoard.skipped.length === 1")
+    assert page.evaluate("hallqBoard.skipped") == ["L002"]
+    assert page.evaluate("hallqVoice.log.map(a => a.text)") == ["请L001号到16号窗口办理"]
+    numbers = page.locator("#recent-calls li").evaluate_all("els => els.map(e => e.dataset.number)")
+    assert numbers == ["L002", "L001"]  # still shown
+    expect(page.locator("#next")).to_be_hidden()
