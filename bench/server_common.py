@@ -58,8 +58,9 @@ def raise_open_files(wanted: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def write_bench_config(directory: Path) -> Path:
-    raw = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+def write_bench_config(directory: Path, tree: Path | None = None) -> Path:
+    """The bench hall, from the example hall of ``tree`` (default: this checkout)."""
+    raw = yaml.safe_load(((tree or ROOT) / "config.yaml").read_text(encoding="utf-8"))
     raw["hours"] = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "open": "00:00", "close": "23:59"}
     raw.pop("demand", None)
     raw["ticket_number_width"] = 5

@@ -116,12 +116,19 @@ async def board(request: Request) -> HTTPResponse:
         recent = max(1, min(20, int(request.args.get("n", "8"))))
     except ValueError:
         recent = 8
-    return await _page(request, "board.html", "综合屏 Hall board", zone=request.args.get("zone") or None, recent=recent)
+    zone = request.args.get("zone") or None
+    return await _page(request, "board.html", "综合屏 Hall board", zone=zone, recent=recent, notices=_notices(request))
 
 
 async def window_display(request: Request, window: int) -> HTTPResponse:
     _window_exists(request, window)
-    return await _page(request, "window.html", f"{window}号窗口 Window {window}", window=window)
+    title = f"{window}号窗口 Window {window}"
+    return await _page(request, "window.html", title, window=window, notices=_notices(request))
+
+
+def _notices(request: Request) -> list[dict[str, Any]]:
+    """The hall's 通知公告 lines (``notices:`` in config.yaml) for the public screens."""
+    return [n.model_dump() for n in _service(request).hall.notices]
 
 
 async def console(request: Request) -> HTTPResponse:

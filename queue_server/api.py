@@ -6,15 +6,17 @@ produces the OpenAPI document (``/api/v1/openapi.json``), so the documentation
 cannot drift from what the server does. Every state change goes through
 ``HallService.execute``; every POST takes an ``Idempotency-Key``.
 
-Errors are ``{"error": {"code", "message", "field"}}`` with a 4xx status; a
-request that is refused changes nothing.
+Errors are ``{"error": {"code", "message", "field", "message_zh", "message_en", "details"}}``
+with a 4xx status (``message`` is 「中文 (English)」, the same text is given split into its two
+languages, and ``details`` lists every named reason as ``{zh, en}``); a request that is refused
+changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -43,7 +45,7 @@ from .commands import (
     Transfer,
 )
 from .config import Invalid, pydantic_zh
-from .errors import CommandRejected
+from .errors import Bilingual, CommandRejected
 from .hall import HallService
 from .model import OUTCOMES, RATING_LEVELS
 from .privacy import PersonalDataError, check_id_number
@@ -54,13 +56,40 @@ MAX_IDEMPOTENCY_KEY = 100
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    """A refused request. ``message`` is 「中文 (English)」; ``text`` gives the two halves when the message
+    does not follow that shape, and ``details`` lists every named reason (e.g. each unmet roster requirement)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        text: Bilingual | None = None,
+        details: Sequence[Bilingual] = (),
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.text, self.details = text, tuple(details)
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "field": field}}
+def error_body(
+    code: str, message: str, field: str | None = None, text: Bilingual | None = None, details: Sequence[Bilingual] = ()
+) -> dict[str, Any]:
+    """``{"error": {code, message, field, message_zh, message_en, details: [{zh, en}]}}``: ``message`` as it
+    always was, the same split into its languages, and the full list of reasons."""
+    halves = text or Bilingual.parse(message)
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "field": field,
+            "message_zh": halves.zh,
+            "message_en": halves.en,
+            "details": [d.as_dict() for d in details],
+        }
+    }
 
 
 # ------------------------------------------------------------------ request bodies
@@ -681,6 +710,16 @@ def openapi_document() -> dict[str, Any]:
                         "code": {"type": "string"},
                         "message": {"type": "string"},
                         "field": {"type": ["string", "null"]},
+                        "message_zh": {"type": "string", "description": "the message in Chinese"},
+                        "message_en": {"type": "string", "description": "the message in English"},
+                        "details": {
+                            "type": "array",
+                            "description": "every named reason, e.g. each roster requirement that cannot be met",
+                            "items": {
+                                "type": "object",
+                                "properties": {"zh": {"type": "string"}, "en": {"type": "string"}},
+                            },
+                        },
                     },
                 }
             },

@@ -35,7 +35,7 @@ from simulation import workbench as wb
 
 from . import api
 from .api import API, ApiError, Empty, Route, _Body, _idempotency_key, parse_body
-from .errors import ConfigError, HallqError
+from .errors import Bilingual, ConfigError, HallqError
 
 PLAN = API + "/plan"
 PLANNERS = ("manager", "planner")
@@ -117,7 +117,15 @@ async def _read(request: Request, model: type[BaseModel], limit: int = BODY_LIMI
 def _invalid(errors: list[dict[str, str]]) -> ApiError:
     first = errors[0]
     more = f"（另有 {len(errors) - 1} 处 and {len(errors) - 1} more）" if len(errors) > 1 else ""
-    return ApiError(422, "invalid_config", f"{first['field']}: {first['message']}{more}", first["field"] or None)
+    listed = [Bilingual.parse(f"{e['field']}: {e['message']}" if e["field"] else e["message"]) for e in errors]
+    return ApiError(
+        422,
+        "invalid_config",
+        f"{first['field']}: {first['message']}{more}",
+        first["field"] or None,
+        text=Bilingual(f"配置有 {len(errors)} 处错误", f"the configuration has {len(errors)} error(s)"),
+        details=listed,
+    )
 
 
 def _name(name: str) -> str:

@@ -43,13 +43,14 @@ from . import api
 from .api import API, ApiError, Route, _Body, _in_hall, _principal, _run, _service, parse_body
 from .commands import Command, MoveClerk, SetWindowProfile
 from .config import Hall
-from .errors import CommandRejected, HallqError
+from .errors import Bilingual, CommandRejected, HallqError
 
 log = logging.getLogger("hallq.rebalance")
 HALL = API + "/halls/<hall:str>"
 AUTO_ACTOR = "system:rebalancer"
 MANAGER = ("manager",)
-MAX_REASONS = 8  # unmet requirements named in an error; the CLI lists them all
+MAX_REASONS = 8  # unmet requirements named in an error's message; its details (and the CLI) list them all
+INFEASIBLE = Bilingual("无法排班，以下要求无法同时满足：", "no roster meets the requirements:")
 ROSTER_WORKERS = 2  # CP-SAT search workers: the server shares its cores with the hall
 LEASE_MARGIN_SECONDS = 60  # a roster run's lease outlasts its solver time limit by this much
 
@@ -137,7 +138,9 @@ async def run_roster(request: Request, hall: str) -> HTTPResponse:
             if more:
                 reasons.append(f"……另有 {more} 项 (and {more} more)")
             message = "无法排班 (no roster meets the requirements): " + "；".join(reasons)
-            raise ApiError(422, "roster_infeasible", message) from None
+            raise ApiError(
+                422, "roster_infeasible", message, text=INFEASIBLE, details=[Bilingual.parse(r) for r in exc.reasons]
+            ) from None
         except HallqError as exc:  # out of time before any roster was found: the manager can give it longer
             raise ApiError(422, "roster_time_limit", str(exc), "time_limit_seconds") from None
     finally:

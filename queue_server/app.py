@@ -405,7 +405,8 @@ def _register_errors(app: Sanic) -> None:
 
     @app.exception(api.ApiError)
     async def on_api_error(request: Request, exc: api.ApiError) -> HTTPResponse:
-        return respond(exc.status, exc.code, exc.message, exc.field)
+        body = api.error_body(exc.code, exc.message, exc.field, exc.text, exc.details)
+        return json_response(body, status=exc.status)
 
     @app.exception(CommandRejected)
     async def on_rejected(request: Request, exc: CommandRejected) -> HTTPResponse:

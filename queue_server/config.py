@@ -353,32 +353,49 @@ class Policy(_Model):
 
 
 class Announcements(_Model):
-    """Texts shown and spoken; ``{ticket}`` and ``{window}`` are filled in."""
+    """Texts shown and spoken; ``{ticket}`` and ``{window}`` are filled in.
+
+    A board that has several calls waiting says them in one sentence: ``group`` with ``{calls}`` filled in
+    by ``group_item`` for each call (joined by 「，」 / "; ")."""
 
     call: str = "请{ticket}号到{window}号窗口办理"
     recall: str = "重呼：请{ticket}号到{window}号窗口办理"
     call_en: str = "Number {ticket}, please go to window {window}"
     recall_en: str = "Recall: number {ticket}, please go to window {window}"
+    group: str = "请{calls}办理"
+    group_item: str = "{ticket}号到{window}号窗口"
+    group_en: str = "{calls}: please go to your windows"
+    group_item_en: str = "number {ticket} to window {window}"
 
-    @field_validator("call", "recall", "call_en", "recall_en")
+    @field_validator("call", "recall", "call_en", "recall_en", "group_item", "group_item_en")
     @classmethod
-    def _placeholders(cls, text: str) -> str:
-        return _announcement_template(text)
+    def _one_call(cls, text: str) -> str:
+        return _placeholders(text, {"ticket", "window"}, "ticket")
+
+    @field_validator("group", "group_en")
+    @classmethod
+    def _several_calls(cls, text: str) -> str:
+        return _placeholders(text, {"calls"}, "calls")
 
 
-def _announcement_template(text: str) -> str:
-    """A call template: ``{ticket}`` required, ``{window}`` allowed, nothing else."""
+def _placeholders(text: str, allowed: set[str], required: str) -> str:
     names = set(re.findall(r"{(\w*)}", text))
-    unknown = names - {"ticket", "window"}
+    unknown = names - allowed
     if unknown:
         first = sorted(unknown)[0]
-        raise Invalid(
-            f"未知占位符 {{{first}}}，请用 {{ticket}} 和 {{window}}",
-            f"unknown placeholder {{{first}}}; use {{ticket}} and {{window}}",
-        )
-    if "ticket" not in names:
-        raise Invalid("文本须包含 {ticket}", "the text must contain {ticket}")
+        usable = " 和 ".join(f"{{{n}}}" for n in sorted(allowed))
+        usable_en = " and ".join(f"{{{n}}}" for n in sorted(allowed))
+        raise Invalid(f"未知占位符 {{{first}}}，请用 {usable}", f"unknown placeholder {{{first}}}; use {usable_en}")
+    if required not in names:
+        raise Invalid(f"文本须包含 {{{required}}}", f"the text must contain {{{required}}}")
     return text
+
+
+class Notice(_Model):
+    """One line of the boards' scrolling 通知公告 (Chinese, and English when the board shows English)."""
+
+    text: str = Field(min_length=1, max_length=200)
+    text_en: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class Language(_Model):
@@ -408,7 +425,7 @@ class Language(_Model):
     @field_validator("call", "recall")
     @classmethod
     def _templates(cls, text: str) -> str:
-        return _announcement_template(text)
+        return _placeholders(text, {"ticket", "window"}, "ticket")
 
 
 class Demand(_Model):
@@ -672,6 +689,8 @@ class Hall(_Model):
     policy: Policy = Field(default_factory=Policy)
     announcements: Announcements = Field(default_factory=Announcements)
     languages: list[Language] = Field(default_factory=list)
+    # 通知公告: the lines the hall board and the window displays scroll along their foot
+    notices: list[Notice] = Field(default_factory=list, max_length=20)
     targets: Targets = Field(default_factory=Targets)
     priority_groups: list[PriorityGroup] = Field(default_factory=list)
     # what a clerk may pause for; boards show only these names (a free note goes to staff only)

@@ -16,7 +16,7 @@ from .config import Hall
 from .estimate import TwinWait, WaitEstimate, category_estimate, shown_wait, wait_text
 from .model import OUTCOMES, RATING_LEVELS, Event, HallState, Ticket
 
-RECENT_CALLS = 10
+RECENT_CALLS = 20  # the most a board lists (its ``&n=``)
 
 # Event types the public feeds carry, and the data fields they may show.
 PUBLIC_EVENTS = frozenset(
@@ -113,8 +113,16 @@ def event_zone(hall: Hall, event: Event) -> set[str]:
     return zones
 
 
-def recent_calls(state: HallState, limit: int = RECENT_CALLS) -> list[Ticket]:
-    called = [t for t in state.tickets.values() if t.called_at is not None and t.window is not None]
+def recent_calls(hall: Hall, state: HallState, limit: int = RECENT_CALLS, zone: str | None = None) -> list[Ticket]:
+    """The last ``limit`` tickets called (or recalled), newest first — of one zone's windows when ``zone``
+    is given (chosen before counting, so a zone board gets its own last ``limit`` calls)."""
+    called = [
+        t
+        for t in state.tickets.values()
+        if t.called_at is not None
+        and t.window is not None
+        and (zone is None or _zone_of_window(hall, t.window) == zone)
+    ]
     called.sort(key=lambda t: max([t.called_at or 0.0, *t.recalls]), reverse=True)
     return called[:limit]
 
@@ -199,9 +207,7 @@ def hall_snapshot(
                 row["current"]["reason"] = current.call_reason
         windows.append(row)
     calls = []
-    for t in recent_calls(state):
-        if zone and _zone_of_window(hall, t.window or 0) != zone:
-            continue
+    for t in recent_calls(hall, state, zone=zone):
         calls.append(
             {
                 "ticket": t.id,

@@ -25,6 +25,21 @@ from queue_server.clock import ManualClock
 from queue_server.config import Hall, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Debian's Chromium, headless, quiet on a closed network (the browser tests and the board benchmark)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 TZ = ZoneInfo("Asia/Shanghai")
 # Monday 2026-11-23 09:00 in the hall's time zone: the hall has just opened.
 MONDAY_9AM = datetime(2026, 11, 23, 9, 0, tzinfo=TZ).timestamp()

@@ -86,8 +86,7 @@
       transfer: "/transfer", pause: "/pause", resume: "/resume", close: "/close" }[action];
     return HallqFeed.api("POST", base() + path, body || {}, { token: session.token, key: HallqFeed.newKey() }).then(function (r) {
       if (r.ok) { $("desk-message").hidden = true; return r; }
-      var e = HallqFeed.errorText(r);
-      message(I18n.both(e.zh, e.en), "error");
+      message(HallqFeed.errorHtml(r), "error");
       if (r.status === 401) { sessionStorage.removeItem(STORE + page.hall); location.reload(); }
       return r;
     });
@@ -143,9 +142,8 @@
         });
     }).then(function (r) {
       if (r && !r.ok && !(r.body && r.body.error && r.body.error.code === "already_open")) {
-        var e = HallqFeed.errorText(r);
         $("login-error").hidden = false;
-        $("login-error").innerHTML = I18n.both(e.zh, e.en);
+        $("login-error").innerHTML = HallqFeed.errorHtml(r);
       }
     });
   }

@@ -132,15 +132,42 @@
           return { ok: resp.ok, status: resp.status, body: parsed };
         });
       }, function () {
-        return { ok: false, status: 0, body: { error: { code: "offline", message: "无法连接服务器，请稍后再试 (cannot reach the server)" } } };
+        return { ok: false, status: 0, body: { error: { code: "offline", message: "无法连接服务器，请稍后再试 (cannot reach the server)",
+          message_zh: "无法连接服务器，请稍后再试", message_en: "cannot reach the server", details: [] } } };
       });
   }
 
-  /* An error message from the API, split into its Chinese and English halves. */
+  /* "中文 (English)" → {zh, en}, as queue_server.errors.Bilingual.parse: the English is the balanced ASCII
+     "(…)" group that ends the text (full-width （…） stay Chinese); a leading field path belongs to both. */
+  function splitMessage(text) {
+    text = String(text == null ? "" : text).trim();
+    var start = -1, depth = 0;
+    if (text.slice(-1) === ")") {
+      for (var i = text.length - 1; i >= 0; i--) {
+        if (text[i] === ")") depth += 1;
+        else if (text[i] === "(" && --depth === 0) { start = i; break; }
+      }
+    }
+    var zh = start > 0 ? text.slice(0, start).trim() : "";
+    if (!zh) return { zh: text, en: text };
+    var en = text.slice(start + 1, -1).trim(), prefix = /^[\x21-\x7e]+: /.exec(zh);
+    if (prefix && en.indexOf(prefix[0]) !== 0) en = prefix[0] + en;
+    return { zh: zh, en: en };
+  }
+
+  /* An API error: {zh, en, code, details: [{zh, en}]} — the server's own halves (message_zh/message_en)
+     and every reason it named; an error from elsewhere (a proxy's text) is split by splitMessage. */
   function errorText(result) {
-    var msg = (result.body && result.body.error && result.body.error.message) || "操作失败 (failed)";
-    var m = /^(.*?)\s*\((.*)\)\s*$/.exec(msg);
-    return m ? { zh: m[1], en: m[2], code: result.body.error.code } : { zh: msg, en: msg, code: (result.body && result.body.error || {}).code };
+    var e = (result.body && result.body.error) || {};
+    var halves = e.message_zh ? { zh: e.message_zh, en: e.message_en || e.message_zh } : splitMessage(e.message || "操作失败 (failed)");
+    return { zh: halves.zh, en: halves.en, code: e.code, details: e.details || [] };
+  }
+
+  /* The whole error as HTML: the message, then the list of its reasons. */
+  function errorHtml(result) {
+    var e = errorText(result);
+    var list = e.details.map(function (d) { return "<li>" + I18n.both(d.zh, d.en) + "</li>"; }).join("");
+    return I18n.both(e.zh, e.en) + (list ? '<ul class="error-details">' + list + "</ul>" : "");
   }
 
   function newKey() {
@@ -164,10 +191,9 @@
       var user = document.getElementById("user").value.trim(), password = document.getElementById("password").value;
       api("POST", "/api/v1/auth/login", { user: user, password: password, hall: hallId }).then(function (r) {
         if (!r.ok || r.body.role !== "manager") {
-          var e = r.ok ? { zh: "该账号不是管理人员", en: "not a manager account" } : errorText(r);
           var box = document.getElementById("login-error");
           box.hidden = false;
-          box.innerHTML = I18n.both(e.zh, e.en);
+          box.innerHTML = r.ok ? I18n.both("该账号不是管理人员", "not a manager account") : errorHtml(r);
           return;
         }
         sessionStorage.setItem(storeKey + hallId, r.body.token);
@@ -178,8 +204,8 @@
     if (saved) start(saved);
   }
 
-  window.HallqFeed = { connect: connect, api: api, errorText: errorText, newKey: newKey, pageData: pageData, indicator: indicator,
-                       managerLogin: managerLogin };
+  window.HallqFeed = { connect: connect, api: api, errorText: errorText, errorHtml: errorHtml, splitMessage: splitMessage,
+                       newKey: newKey, pageData: pageData, indicator: indicator, managerLogin: managerLogin };
 })();
 
 /* The planner's workbench login (/plan): like managerLogin, but any of ``roles`` may log in (manager or
@@ -187,17 +213,16 @@
 (function () {
   "use strict";
   function staffLogin(hallId, storeKey, roles, start) {
-    var api = window.HallqFeed.api, errorText = window.HallqFeed.errorText;
+    var api = window.HallqFeed.api, errorHtml = window.HallqFeed.errorHtml;
     document.getElementById("login").addEventListener("submit", function (ev) {
       ev.preventDefault();
       var user = document.getElementById("user").value.trim(), password = document.getElementById("password").value;
       api("POST", "/api/v1/auth/login", { user: user, password: password, hall: hallId }).then(function (r) {
         if (!r.ok || roles.indexOf(r.body.role) < 0) {
-          var e = r.ok ? { zh: "该账号没有规划权限（需要管理人员或规划人员）", en: "this account may not plan (manager or planner needed)" }
-            : errorText(r);
           var box = document.getElementById("login-error");
           box.hidden = false;
-          box.innerHTML = I18n.both(e.zh, e.en);
+          box.innerHTML = r.ok ? I18n.both("该账号没有规划权限（需要管理人员或规划人员）", "this account may not plan (manager or planner needed)")
+            : errorHtml(r);
           return;
         }
         sessionStorage.setItem(storeKey + hallId, r.body.token);

@@ -221,9 +221,8 @@
   // -- taking a ticket, the result
 
   function showError(result) {
-    var e = HallqFeed.errorText(result);
-    $("kiosk-error-text").innerHTML = I18n.both(e.zh, e.en);
-    $("kiosk-error-text").setAttribute("data-code", e.code || "");
+    $("kiosk-error-text").innerHTML = HallqFeed.errorHtml(result);
+    $("kiosk-error-text").setAttribute("data-code", HallqFeed.errorText(result).code || "");
     $("kiosk-error").hidden = false;
     if (e.code === "hall_closed") $("closed-banner").hidden = false;
     if (guide) { say(e.zh + "。按确认键返回", e.en + ". Press Enter to go back"); $("kiosk-error-ok").focus(); }

@@ -127,9 +127,8 @@
       r.kind === "move" ? { clerk: r.command.clerk, to_window: r.command.to_window } : { window: r.command.window, categories: r.command.categories },
       { token: token, key: HallqFeed.newKey() }).then(function (res) {
       if (!res.ok) {
-        var e = HallqFeed.errorText(res);
         $("rebalance-error").hidden = false;
-        $("rebalance-error").innerHTML = I18n.both(e.zh, e.en);
+        $("rebalance-error").innerHTML = HallqFeed.errorHtml(res);
         return;
       }
       recs.splice(i, 1);

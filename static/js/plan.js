@@ -37,12 +37,9 @@
   function t(zh, en) { return I18n.t(zh, en); }
   function attr(s) { return esc(s); }
 
-  /* "中文 (English)" → {zh, en} */
-  function split(msg) {
-    var m = /^(.*?)\s*\((.*)\)\s*$/.exec(String(msg || ""));
-    return m ? { zh: m[1], en: m[2] } : { zh: String(msg || ""), en: String(msg || "") };
-  }
-  function msgHtml(msg) { var p = split(msg); return both(p.zh, p.en); }
+  function msgHtml(msg) { var p = HallqFeed.splitMessage(msg); return both(p.zh, p.en); }
+  /* A field error: its own {zh, en} when the page made it, else its "中文 (English)" message. */
+  function fieldErrorHtml(err) { return err.zh ? both(err.zh, err.en) : msgHtml(err.message); }
 
   function api(method, path, body) {
     return HallqFeed.api(method, API + path, body, { token: token }).then(function (r) {
@@ -501,7 +498,7 @@
       } else {
         S.valid = false;
         var e = HallqFeed.errorText(r);
-        S.errors = [{ field: (r.body && r.body.error && r.body.error.field) || "", message: e.zh + " (" + e.en + ")" }];
+        S.errors = [{ field: (r.body && r.body.error && r.body.error.field) || "", zh: e.zh, en: e.en }];
       }
       placeErrors();
       updateRunButton();
@@ -535,7 +532,7 @@
       var note = document.createElement("div");
       note.className = "field-error";
       note.setAttribute("data-error-for", err.field || "");
-      note.innerHTML = "⚠ " + msgHtml(err.message);
+      note.innerHTML = "⚠ " + fieldErrorHtml(err);
       if (!el) { other.push(err); return; }
       el.classList.add("invalid");
       if (el.tagName === "TR") el.lastElementChild.appendChild(note);
@@ -544,7 +541,7 @@
       for (var d = el.closest("details"); d; d = d.parentElement && d.parentElement.closest("details")) d.open = true;
     });
     $("errors-other").innerHTML = other.map(function (err) {
-      return '<li class="field-error" data-error-for="' + attr(err.field || "") + '">⚠ ' + (err.field ? "<code>" + esc(err.field) + "</code> " : "") + msgHtml(err.message) + "</li>";
+      return '<li class="field-error" data-error-for="' + attr(err.field || "") + '">⚠ ' + (err.field ? "<code>" + esc(err.field) + "</code> " : "") + fieldErrorHtml(err) + "</li>";
     }).join("");
     var v = $("validity");
     if (S.validating) { v.className = "validity checking"; v.innerHTML = both("正在检查配置……", "Checking the configuration…"); }
@@ -770,9 +767,8 @@
   }
 
   function benchError(r) {
-    var e = HallqFeed.errorText(r);
     $("bench-error").hidden = false;
-    $("bench-error").innerHTML = both(e.zh, e.en);
+    $("bench-error").innerHTML = HallqFeed.errorHtml(r);
   }
 
   // ------------------------------------------------------------------ runs
@@ -810,8 +806,7 @@
         var now = S.runs[r.body.run];
         if (now && now.state === "done" && !now.opened) { now.opened = true; openResult(now.run); }
       } else {
-        var e = HallqFeed.errorText(r);
-        runMessage("⚠ " + both(e.zh, e.en), "error");
+        runMessage("⚠ " + HallqFeed.errorHtml(r), "error");
         var field = r.body && r.body.error && r.body.error.field;
         if (r.status === 422 && field && body.kind === "simulate") {
           S.extraErrors = [{ field: field, message: e.zh + " (" + e.en + ")" }];
@@ -833,7 +828,7 @@
   function cancelRun(id) {
     return api("POST", "/runs/" + encodeURIComponent(id) + "/cancel").then(function (r) {
       if (r.ok) onRunUpdate(r.body);
-      else { var e = HallqFeed.errorText(r); runMessage("⚠ " + both(e.zh, e.en), "error"); }
+      else runMessage("⚠ " + HallqFeed.errorHtml(r), "error");
     });
   }
 
@@ -905,14 +900,14 @@
           delete S.runs[id];
           if (S.activeRun === id) { S.activeRun = null; showRunStatus(); }
           renderRuns();
-        } else { var e = HallqFeed.errorText(r); runMessage("⚠ " + both(e.zh, e.en), "error"); }
+        } else runMessage("⚠ " + HallqFeed.errorHtml(r), "error");
       });
     }
   }
 
   function openResult(id) {
     return api("GET", "/runs/" + encodeURIComponent(id)).then(function (r) {
-      if (!r.ok) { var e = HallqFeed.errorText(r); runMessage("⚠ " + both(e.zh, e.en), "error"); return; }
+      if (!r.ok) { runMessage("⚠ " + HallqFeed.errorHtml(r), "error"); return; }
       if (!r.body.result) return;
       if (r.body.kind === "compare") { S.lastCompare = r.body; renderCompare(r.body); $("compare-result").scrollIntoView({ block: "start" }); }
       else { S.lastResult = r.body; renderResult(r.body, true); $("result").scrollIntoView({ block: "start" }); }
@@ -1117,9 +1112,9 @@
         loadScenarios();
       } else {
         var e = HallqFeed.errorText(r);
-        scenarioMessage("⚠ " + both(e.zh, e.en), "error");
+        scenarioMessage("⚠ " + HallqFeed.errorHtml(r), "error");
         var field = r.body && r.body.error && r.body.error.field;
-        if (field && field !== "name") { S.extraErrors = [{ field: field, message: e.zh + " (" + e.en + ")" }]; placeErrors(); }
+        if (field && field !== "name") { S.extraErrors = [{ field: field, zh: e.zh, en: e.en }]; placeErrors(); }
       }
     });
   }
@@ -1133,7 +1128,7 @@
     if (what === "load") {
       if (!mayDiscardEdits()) return;
       api("GET", path).then(function (r) {
-        if (!r.ok) { var e = HallqFeed.errorText(r); scenarioMessage("⚠ " + both(e.zh, e.en), "error"); return; }
+        if (!r.ok) { scenarioMessage("⚠ " + HallqFeed.errorHtml(r), "error"); return; }
         $("scenario-name").value = name;
         $("run-label").setAttribute("data-auto", "1");
         useConfig(r.body.config, r.body.growth, name);
@@ -1143,7 +1138,7 @@
     else if (what === "delete") {
       api("DELETE", path).then(function (r) {
         if (r.ok) { scenarioMessage("✓ " + both("方案「" + name + "」已删除", "Scenario “" + name + "” deleted"), "info"); loadScenarios(); }
-        else { var e = HallqFeed.errorText(r); scenarioMessage("⚠ " + both(e.zh, e.en), "error"); }
+        else scenarioMessage("⚠ " + HallqFeed.errorHtml(r), "error");
       });
     }
   }
@@ -1182,7 +1177,7 @@
       return api("POST", "/calibrate", { config: S.config, events: text });
     }).then(function (r) {
       $("calibrate").disabled = false;
-      if (!r.ok) { var e = HallqFeed.errorText(r); box.hidden = false; box.innerHTML = "⚠ " + both(e.zh, e.en); return; }
+      if (!r.ok) { box.hidden = false; box.innerHTML = "⚠ " + HallqFeed.errorHtml(r); return; }
       $("calibrate-report").innerHTML = (r.body.report || []).map(function (line) { return "<li>" + msgHtml(line) + "</li>"; }).join("");
       useConfig(r.body.config, S.growth, S.sourceName);
     });

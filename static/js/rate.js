@@ -14,7 +14,7 @@
   function fetchPending() {
     return HallqFeed.api("GET", "/pages/pad/" + page.window + "?hall=" + encodeURIComponent(page.hall), undefined, { token: token })
       .then(function (r) {
-        if (!r.ok) { var e = HallqFeed.errorText(r); $("rate-error").hidden = false; $("rate-error").innerHTML = I18n.both(e.zh, e.en); return; }
+        if (!r.ok) { $("rate-error").hidden = false; $("rate-error").innerHTML = HallqFeed.errorHtml(r); return; }
         $("rate-error").hidden = true;
         if (r.body.pending && (!pending || pending.ticket !== r.body.pending.ticket)) ask(r.body.pending);
       });
@@ -47,9 +47,8 @@
     HallqFeed.api("POST", "/api/v1/halls/" + encodeURIComponent(page.hall) + "/tickets/" + encodeURIComponent(pending.ticket) + "/rating",
       body, { token: token, key: HallqFeed.newKey() }).then(function (r) {
       if (!r.ok && !(r.body && r.body.error && r.body.error.code === "already_rated")) {
-        var e = HallqFeed.errorText(r);
         $("rate-error").hidden = false;
-        $("rate-error").innerHTML = I18n.both(e.zh, e.en);
+        $("rate-error").innerHTML = HallqFeed.errorHtml(r);
         return;
       }
       var l = hall.rating_levels[String(level)];

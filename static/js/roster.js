@@ -18,9 +18,8 @@
   }
 
   function showError(r) {
-    var e = HallqFeed.errorText(r);
     $("error").hidden = false;
-    $("error").innerHTML = I18n.both(e.zh, e.en);
+    $("error").innerHTML = HallqFeed.errorHtml(r);
   }
 
   function render(d) {

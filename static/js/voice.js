@@ -20,6 +20,8 @@
   "use strict";
   var DIGITS = "零一二三四五六七八九";
   var CLIP_GAP = 0.02;  // seconds between clips
+  var PAUSE = 0.3;  // seconds of silence for 「，」「、」「；」 between the calls of one sentence
+  var PAUSES = "，、；,;";
   var STEP_LIMIT_MS = 15000;  // a stuck speech engine never blocks the queue longer than this
 
   function chineseNumber(n) {
@@ -122,13 +124,13 @@
       .then(function (m) { manifest = m; return m; });
   }
 
-  /* The clip names that say ``text``: longest match first; what has no clip is skipped. */
+  /* The clip names that say ``text``: longest match first; 「，」 stays as a pause; what has no clip is skipped. */
   function clipsFor(text, clips) {
     var names = Object.keys(clips).sort(function (a, b) { return b.length - a.length; });
     var out = [], i = 0;
     while (i < text.length) {
-      var hit = null;
-      for (var k = 0; k < names.length; k++) {
+      var hit = PAUSES.indexOf(text[i]) >= 0 ? "，" : null;
+      for (var k = 0; !hit && k < names.length; k++) {
         if (text.substr(i, names[k].length) === names[k]) { hit = names[k]; break; }
       }
       if (hit) { out.push(hit); i += hit.length; } else { i += 1; }
@@ -149,17 +151,20 @@
   function playClips(text) {
     return loadManifest().then(function (m) {
       var names = clipsFor(text, m.clips || {});
-      return playBuffers(names.map(buffer)).then(function () { return names; });
+      return playBuffers(names.map(function (n) { return n === "，" ? "，" : buffer(n); })).then(function () {
+        return names;
+      });
     });
   }
 
-  /* Decoded sounds played back to back; resolves when the last one has been heard. */
+  /* Decoded sounds played back to back (「，」 is a short silence); resolves when the last one has been heard. */
   function playBuffers(pending) {
     var c = audio();
     if (!c || !pending.length) return Promise.resolve();
     return Promise.all(pending).then(function (bufs) {
       var t = c.currentTime + 0.05;
       bufs.forEach(function (b) {
+        if (b === "，") { t += PAUSE / voice.rate; return; }
         if (!b) return;
         var src = c.createBufferSource();
         src.buffer = b;
@@ -213,11 +218,12 @@
     speechText: speechText, chineseNumber: chineseNumber, clipsFor: clipsFor,
     soundAllowed: soundAllowed,
 
-    /* Queue one announcement: {zh, en, recall}; returns the queued item. */
+    /* Queue one announcement: {zh, en, recall, calls}; returns the queued item. ``calls`` (the ticket numbers
+       it says, for the board) is kept on the item. Each finished item is told as a "hallq:spoken" event. */
     announce: function (a) {
       var lang = a.lang || "zh";
       var item = {
-        text: a.zh, en: a.en || "", recall: !!a.recall, chime: a.chime !== false, lang: lang,
+        text: a.zh, en: a.en || "", recall: !!a.recall, chime: a.chime !== false, lang: lang, calls: a.calls || null,
         speech: lang === "zh" ? speechText(a.zh, a.recall) : a.zh, queuedAt: Date.now(), mode: null
       };
       voice.log.push(item);
@@ -271,6 +277,7 @@
       voice.spoken.push(item);
       voice.current = null;
       voice.busy = false;
+      document.dispatchEvent(new CustomEvent("hallq:spoken", { detail: item }));
       run();
     });
   }

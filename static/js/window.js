@@ -16,6 +16,9 @@
       closed: ["暂停服务（本窗口未开放）", "Window closed"]
     }[status] || ["", ""];
     document.getElementById("window-state").innerHTML = I18n.both(text[0], text[1]);
+    // the state line wraps on a narrow screen; the whole column shrinks only if it still would not fit
+    var box = document.getElementById("window-main");
+    HallqScreen.text(box, Math.min(innerHeight * 0.01, innerWidth * 0.007), 2);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -25,8 +28,8 @@
     var cfg = hall.windows.filter(function (w) { return w.number === page.window; })[0];
     var cls = hall.window_classes.filter(function (c) { return cfg && c.id === cfg["class"]; })[0];
     if (cls) document.getElementById("window-class").innerHTML = " · " + I18n.both(cls.name, cls.name_en);
-    document.addEventListener("hallq:lang", render);
-    render();
+    HallqScreen.notices(page.notices || []);
+    HallqScreen.watch(render);
     HallqFeed.connect("/ws/window/" + page.window + "?hall=" + encodeURIComponent(page.hall), {
       snapshot: function (msg) { current = msg.window; render(); },
       event: function (msg) { if (msg.window) { current = msg.window; render(); } }

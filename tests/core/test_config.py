@@ -153,6 +153,12 @@ BROKEN: list[tuple[str, Mutation, str]] = [
     ("pause reason name", _set("pause_reasons", [{"id": "x", "name": ""}]), "pause_reasons[0].name: String should"),
     ("no pause reasons", _set("pause_reasons", []), "pause_reasons: List should have at least 1 item"),
     ("proxy", _set("proxy", {"proxies_count": -1}), "proxy.proxies_count: Input should be greater than or equal to 0"),
+    (
+        "group sentence",
+        _set("announcements.group", "请{ticket}办理"),
+        "announcements.group: unknown placeholder {ticket}; use {calls}",
+    ),
+    ("empty notice", _set("notices", [{"text": ""}]), "notices[0].text: String should have at least 1 character"),
     ("fsync", _set("storage.fsync", "sometimes"), "storage.fsync: Input should be 'always', 'everysec' or 'never'"),
     ("wrong type", _set("hours", "9-5"), "hours: Input should be a valid dictionary"),
     ("missing list", _set("windows", None), "windows: Input should be a valid list"),

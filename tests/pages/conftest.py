@@ -20,22 +20,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from queue_server.auth import Authority
 from queue_server.config import load_config
-from tests.conftest import ROOT
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
 from tests.server.conftest import HALL, SECRET, Server, Tokens, server, server_factory, tokens  # noqa: F401
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
