@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .config import Hall
+from .console import desk
 from .estimate import category_wait
 from .hall import HallService
 from .model import Event, HallState
@@ -172,6 +173,7 @@ class ConsoleFeed(_Base):
             "seq": event.seq,
             "event": event.as_dict(),
             "queues": queues(self.hall, self.state, self.service.clock.now(), only=cats),
+            "desk": desk(self.hall, self.state, self.window, self.now()),
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -182,6 +184,7 @@ class ConsoleFeed(_Base):
             "seq": self.state.seq,
             "window": window,
             "queues": queues(self.hall, self.state, self.service.clock.now(), only=self._categories()),
+            "desk": desk(self.hall, self.state, self.window, self.now()),
         }
 
 

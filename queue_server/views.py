@@ -27,6 +27,8 @@ PUBLIC_EVENTS = frozenset(
         "ticket.recalled",
         "ticket.no_show",
         "ticket.started",
+        "ticket.suspended",
+        "ticket.resumed",
         "ticket.finished",
         "ticket.transferred",
         "ticket.cancelled",
@@ -212,6 +214,7 @@ _WHERE_ZH = {
     "no_show": "已过号，请到窗口说明或重新取号",
     "cancelled": "已取消",
     "expired": "未签到已过期，请重新取号",
+    "suspended": "已挂起，请补齐材料后回到窗口",
 }
 
 
@@ -252,6 +255,11 @@ def ticket_status(hall: Hall, state: HallState, ticket: Ticket, twin: TwinWait |
         out["outcome"] = ticket.outcome
         out["outcome_name"] = OUTCOMES[ticket.outcome][0] if ticket.outcome in OUTCOMES else None
         out["rated"] = ticket.rating is not None
+    elif ticket.state == "suspended":
+        out["where"] = {
+            "zh": _WHERE_ZH["suspended"],
+            "en": f"Set aside: bring the missing documents back to window {ticket.window}",
+        }
     else:
         out["where"] = {"zh": _WHERE_ZH.get(ticket.state, ""), "en": ticket.state.replace("_", " ")}
     return out
