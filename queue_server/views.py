@@ -312,11 +312,14 @@ def open_seconds_today(hall: Hall, now: float) -> float:
 
 
 def _busy_seconds(t: Ticket, now: float) -> float:
-    """Time a ticket held its window: from the call to the finish (or to now, or to the no-show)."""
+    """Time a ticket held its window: from the call to the finish (or to now, or to the no-show),
+    less the time it was set aside (挂起)."""
     if t.called_at is None:
         return 0.0
     end = t.finished_at or t.no_show_at or (now if t.state in ("called", "serving") else t.called_at)
-    return max(0.0, end - t.called_at)
+    if t.state == "suspended" and t.suspended_at is not None:
+        end = t.suspended_at
+    return max(0.0, end - t.called_at - t.suspended_seconds)
 
 
 def utilisation_today(hall: Hall, state: HallState, now: float) -> dict[str, Any]:
