@@ -208,7 +208,7 @@ async def manager_summary(request: Request) -> HTTPResponse:
     hall, state, now = service.hall, service.state, service.clock.now()
     return json_response(
         {
-            "snapshot": hall_snapshot(hall, state, now, manager=True),
+            "snapshot": hall_snapshot(hall, state, now, manager=True, twin=service.twin_wait),
             "utilisation": utilisation_today(hall, state, now),
             "alerts": hall_alerts(hall, state, now),
             "ratings": ratings_today(hall, state, now),

@@ -261,7 +261,9 @@ async def get_snapshot(request: Request, hall: str) -> HTTPResponse:
     principal = _principal(request)
     staff = principal.role in ("manager", "clerk") and principal.hall in (None, hall)
     zone = request.args.get("zone")
-    snap = hall_snapshot(service.hall, service.state, service.clock.now(), manager=staff, zone=zone)
+    snap = hall_snapshot(
+        service.hall, service.state, service.clock.now(), manager=staff, zone=zone, twin=service.twin_wait
+    )
     return json_response(snap)
 
 
@@ -323,7 +325,7 @@ async def issue_ticket(request: Request, hall: str) -> HTTPResponse:
     if body.phone:
         out["phone"] = f"{body.phone[:3]}****{body.phone[-4:]}"
     if ticket is not None:
-        out["status"] = ticket_status(service.hall, service.state, ticket, service.twin_wait)
+        out["status"] = ticket_status(service.hall, service.state, ticket, service.clock.now(), service.twin_wait)
     return json_response(out, status=201)
 
 
@@ -336,7 +338,7 @@ async def get_ticket(request: Request, hall: str, ticket: str) -> HTTPResponse:
     t = service.state.tickets.get(ticket)
     if t is None:
         raise ApiError(404, "unknown_ticket", f"找不到票号 {ticket} (no such ticket)", "ticket")
-    return json_response(ticket_status(service.hall, service.state, t, service.twin_wait))
+    return json_response(ticket_status(service.hall, service.state, t, service.clock.now(), service.twin_wait))
 
 
 def _owns_ticket(request: Request, hall: str, ticket: str, token: str | None) -> None:

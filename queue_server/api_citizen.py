@@ -233,7 +233,7 @@ async def check_in(request: Request, hall: str) -> HTTPResponse:
     ticket = service.state.tickets.get(result["ticket"])
     out = result | {"token": authority.ticket_token(hall, result["ticket"])}
     if ticket is not None:
-        out["status"] = ticket_status(service.hall, service.state, ticket, service.twin_wait)
+        out["status"] = ticket_status(service.hall, service.state, ticket, _now(service), service.twin_wait)
     return json_response(out, status=201 if result["event"] == "ticket.issued" else 200)
 
 

@@ -38,6 +38,7 @@ from .cli import open_store
 from .clock import SystemClock
 from .config import Deployment, load_config
 from .errors import CommandRejected, StoreUnavailable
+from .estimate import Forecast, calibrated_hall
 from .feeds import ConsoleFeed, Feed, HallFeed, Hub, ManagerFeed, TicketFeed, WindowFeed, cancel_quietly
 from .hall import HallService
 from .model import Event
@@ -215,7 +216,7 @@ def _start_twin(service: HallService) -> asyncio.Task[None]:
     The simulation is imported here, only for a hall that enables it. A forecast is
     *fresh* while the hall has not changed since it was made, or for twice
     ``refresh_seconds`` (at least a minute) after — the time the next one may take.
-    Its waits count from when it was made, so the minutes since are taken off.
+    The core takes off the minutes since it was made (:func:`queue_server.estimate.shown_wait`).
     """
     from simulation.twin import WaitForecaster
 
@@ -223,14 +224,11 @@ def _start_twin(service: HallService) -> asyncio.Task[None]:
     forecaster = WaitForecaster(service.hall, settings.reps, settings.horizon_minutes, settings.refresh_seconds)
     fresh_for = max(2 * settings.refresh_seconds, 60.0)
 
-    def twin_wait(ticket_id: str) -> tuple[float, float] | None:
+    def twin_wait() -> Forecast | None:
         seq, at, waits = forecaster.latest
-        q = waits.get(ticket_id)
-        now = service.clock.now()
-        if q is None or (seq != service.state.seq and now - at > fresh_for):
+        if not waits or (seq != service.state.seq and service.clock.now() - at > fresh_for):
             return None
-        since = max(0.0, now - at) / 60
-        return max(0.0, q["p50"] - since), max(0.0, q["p90"] - since)
+        return Forecast(at, settings.horizon_minutes, waits)
 
     service.twin_wait = twin_wait
     return asyncio.create_task(_run_twin(service, forecaster))
@@ -239,9 +237,11 @@ def _start_twin(service: HallService) -> asyncio.Task[None]:
 async def _run_twin(service: HallService, forecaster: WaitForecaster) -> None:
     """Refresh the twin's forecast when it is due, in one worker thread per hall.
 
-    The snapshot is taken on the event loop (a consistent view); the simulation runs in
-    the thread. On shutdown a forecast already running finishes in its thread; no new
-    one starts.
+    The snapshot is taken on the event loop (a consistent view), with the hall's service
+    times calibrated on today's finished services (:func:`queue_server.estimate.calibrated_hall`:
+    the twin simulates the clerks as they really work, an accelerated demo included); the
+    simulation runs in the thread. On shutdown a forecast already running finishes in its
+    thread; no new one starts.
     """
     from simulation.twin import snapshot
 
@@ -253,6 +253,7 @@ async def _run_twin(service: HallService, forecaster: WaitForecaster) -> None:
             now = service.clock.now()
             wait = poll
             if forecaster.due(service.state, now):
+                forecaster.hall = calibrated_hall(service.hall, service.state)
                 try:
                     await loop.run_in_executor(pool, forecaster.refresh, snapshot(service.state), now)
                 except Exception:  # a bad forecast must not stop the next ones; retry later

@@ -250,6 +250,22 @@ class Unavailability(_Model):
         return self.start < end and start < self.end
 
 
+class ShiftRequest(_Model):
+    """A clerk's wish for one day: to work ``shift`` (``on``) or not to (``off``; without
+    ``shift``: no shift at all that day). A wish not granted costs ``weight`` in the roster."""
+
+    day: date
+    shift: str | None = None
+    kind: Literal["on", "off"] = "off"
+    weight: int = Field(default=1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _on_names_a_shift(self) -> ShiftRequest:
+        if self.kind == "on" and self.shift is None:
+            raise Invalid("上班申请（kind: on）须写明班次 shift", "an 'on' request names its shift")
+        return self
+
+
 class Clerk(_Model):
     """A clerk (窗口工作人员) and the categories they may serve, with a proficiency factor.
 
@@ -270,6 +286,15 @@ class Clerk(_Model):
     max_hours_per_day: float | None = Field(default=None, gt=0, le=24)
     unavailable: list[Unavailability] = Field(default_factory=list)
     preferred_shifts: list[str] = Field(default_factory=list)
+    # Cross-day rules of the contract (None / empty = no such rule), checked by
+    # ``scheduler.roster_rules``: shifts of a type over the horizon, runs of working
+    # days, runs of days off, weekends worked, and weighted requests for a day.
+    max_shifts: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    min_consecutive_days: int | None = Field(default=None, ge=1, le=14)
+    max_consecutive_days: int | None = Field(default=None, ge=1, le=31)
+    min_consecutive_days_off: int | None = Field(default=None, ge=1, le=14)
+    max_weekends: int | None = Field(default=None, ge=0)
+    requests: list[ShiftRequest] = Field(default_factory=list)
 
     @field_validator("skills")
     @classmethod
@@ -404,6 +429,8 @@ class ShiftTemplate(_Model):
     break_minutes: int = Field(default=0, ge=0, le=240)
     break_window: Period | None = None
     paid_break: bool = False
+    # A fixed cost of working this shift once (e.g. a night allowance), in objective units.
+    cost: float = Field(default=0, ge=0)
 
     _parse = field_validator("start", "end", mode="before")(_parse_hhmm)
 
@@ -468,6 +495,13 @@ class RosterSettings(_Model):
     # Staffed windows per zone at once; a zone not listed may use all of its windows.
     zone_windows: dict[str, int] = Field(default_factory=dict)
     weights: RosterWeights = Field(default_factory=RosterWeights)
+    # Shift pairs nobody may work on consecutive days, e.g. [late, early] (a late shift,
+    # then an early one the next morning).
+    forbidden_successions: list[tuple[str, str]] = Field(default_factory=list)
+    # Share of each interval's staffing need that is a hard requirement (0: only min_cover).
+    hard_cover: float = Field(default=0, ge=0, le=1)
+    # Staffing needs follow the arrivals with a lag (more clerks just after a rush).
+    lag_correction: bool = True
 
     def shift(self, shift_id: str) -> ShiftTemplate:
         for s in self.shifts:
@@ -869,7 +903,7 @@ def _check_references(dep: Deployment) -> list[ConfigIssue]:
                         at(f"clerks[{i}].min_hours_per_week"), "is above max_hours_per_week", "高于 max_hours_per_week"
                     )
                 )
-            for field_name in ("shifts", "preferred_shifts"):
+            for field_name in ("shifts", "preferred_shifts", "max_shifts"):
                 for s_id in getattr(clerk, field_name) or []:
                     if s_id not in shift_ids:
                         issues.append(
@@ -877,7 +911,16 @@ def _check_references(dep: Deployment) -> list[ConfigIssue]:
                                 at(f"clerks[{i}].{field_name}"), f"unknown shift {s_id!r}", f"未知班次 {s_id!r}"
                             )
                         )
+            issues += _contract_issues(at(f"clerks[{i}]"), clerk, shift_ids)
         dupes(at("roster.shifts"), list(shift_ids_list), "shift id")
+        for j, pair in enumerate(hall.roster.forbidden_successions):
+            for s_id in pair:
+                if s_id not in shift_ids:
+                    issues.append(
+                        ConfigIssue(
+                            at(f"roster.forbidden_successions[{j}]"), f"unknown shift {s_id!r}", f"未知班次 {s_id!r}"
+                        )
+                    )
         for zone_id, count in hall.roster.zone_windows.items():
             if zone_id not in zones:
                 issues.append(
@@ -905,6 +948,26 @@ def _check_references(dep: Deployment) -> list[ConfigIssue]:
                         f" {hall.demand.interval_minutes} 分钟的时段",
                     )
                 )
+    return issues
+
+
+def _contract_issues(path: str, clerk: Clerk, shift_ids: set[str]) -> list[ConfigIssue]:
+    """A contract's cross-day rules that contradict each other or name an unknown shift."""
+    issues = []
+    low, high = clerk.min_consecutive_days, clerk.max_consecutive_days
+    if low is not None and high is not None and low > high:
+        issues.append(
+            ConfigIssue(
+                f"{path}.min_consecutive_days",
+                f"{low} is above max_consecutive_days {high}",
+                f"{low} 高于 max_consecutive_days {high}",
+            )
+        )
+    for j, req in enumerate(clerk.requests):
+        if req.shift is not None and req.shift not in shift_ids:
+            issues.append(
+                ConfigIssue(f"{path}.requests[{j}].shift", f"unknown shift {req.shift!r}", f"未知班次 {req.shift!r}")
+            )
     return issues
 
 

@@ -21,10 +21,10 @@ from typing import Any, Protocol
 
 from .config import Hall
 from .console import desk
-from .estimate import category_wait
+from .estimate import TwinWait, category_estimate
 from .hall import HallService
 from .model import Event, HallState
-from .views import event_zone, hall_snapshot, public_event, ticket_status, tickets_left
+from .views import estimate_fields, event_zone, hall_snapshot, public_event, ticket_status, tickets_left
 
 QUEUE_SIZE = 256
 HEARTBEAT_SECONDS = 15.0
@@ -36,17 +36,23 @@ def dumps(message: dict[str, Any]) -> str:
 
 
 def queues(
-    hall: Hall, state: HallState, now: float, zone: str | None = None, only: set[str] | None = None
+    hall: Hall,
+    state: HallState,
+    now: float,
+    zone: str | None = None,
+    only: set[str] | None = None,
+    twin: TwinWait | None = None,
 ) -> list[dict]:
-    """Per category: waiting count, estimated wait and today's tickets left (what boards, kiosks and consoles
+    """Per category: waiting count, estimated wait for a ticket taken now (with its range and
+    words, from ``twin`` when fresh) and today's tickets left (what boards, kiosks and consoles
     keep showing)."""
     rows = []
     for cat in hall.categories:
         if (zone and cat.zone != zone) or (only is not None and cat.id not in only):
             continue
-        waiting, minutes = category_wait(hall, state, cat.id)
+        waiting, est = category_estimate(hall, state, cat.id, now, twin)
         left = tickets_left(hall, state, cat.id, now)
-        rows.append({"category": cat.id, "waiting": waiting, "estimated_wait_minutes": minutes, "tickets_left": left})
+        rows.append({"category": cat.id, "waiting": waiting, **estimate_fields(est), "tickets_left": left})
     return rows
 
 
@@ -85,11 +91,11 @@ class HallFeed(_Base):
         pub = public_event(self.hall, event)
         if pub is None or (self.zone and self.zone not in event_zone(self.hall, event)):
             return None
-        rows = queues(self.hall, self.state, self.service.clock.now(), self.zone)
+        rows = queues(self.hall, self.state, self.now(), self.zone, twin=self.service.twin_wait)
         return {"type": "event", "seq": event.seq, "event": pub, "queues": rows}
 
     def snapshot(self) -> dict[str, Any]:
-        snap = hall_snapshot(self.hall, self.state, self.now(), zone=self.zone)
+        snap = hall_snapshot(self.hall, self.state, self.now(), zone=self.zone, twin=self.service.twin_wait)
         return {"type": "snapshot", "seq": self.state.seq, "snapshot": snap}
 
 
@@ -141,12 +147,12 @@ class TicketFeed(_Base):
         return {
             "type": "status",
             "seq": event.seq,
-            "status": ticket_status(self.hall, self.state, t, self.service.twin_wait),
+            "status": ticket_status(self.hall, self.state, t, self.now(), self.service.twin_wait),
         }
 
     def snapshot(self) -> dict[str, Any]:
         t = self.state.tickets.get(self.ticket)
-        status = ticket_status(self.hall, self.state, t, self.service.twin_wait) if t is not None else None
+        status = ticket_status(self.hall, self.state, t, self.now(), self.service.twin_wait) if t is not None else None
         return {"type": "snapshot", "seq": self.state.seq, "status": status}
 
 
@@ -172,18 +178,18 @@ class ConsoleFeed(_Base):
             "type": "event",
             "seq": event.seq,
             "event": event.as_dict(),
-            "queues": queues(self.hall, self.state, self.service.clock.now(), only=cats),
+            "queues": queues(self.hall, self.state, self.now(), only=cats, twin=self.service.twin_wait),
             "desk": desk(self.hall, self.state, self.window, self.now()),
         }
 
     def snapshot(self) -> dict[str, Any]:
-        snap = hall_snapshot(self.hall, self.state, self.now(), manager=True)
+        snap = hall_snapshot(self.hall, self.state, self.now(), manager=True, twin=self.service.twin_wait)
         window = next(w for w in snap["windows"] if w["number"] == self.window)
         return {
             "type": "snapshot",
             "seq": self.state.seq,
             "window": window,
-            "queues": queues(self.hall, self.state, self.service.clock.now(), only=self._categories()),
+            "queues": queues(self.hall, self.state, self.now(), only=self._categories(), twin=self.service.twin_wait),
             "desk": desk(self.hall, self.state, self.window, self.now()),
         }
 
@@ -194,11 +200,11 @@ class ManagerFeed(_Base):
     key = "manager"
 
     def render(self, event: Event) -> dict[str, Any] | None:
-        rows = queues(self.hall, self.state, self.service.clock.now())
+        rows = queues(self.hall, self.state, self.now(), twin=self.service.twin_wait)
         return {"type": "event", "seq": event.seq, "event": event.as_dict(), "queues": rows}
 
     def snapshot(self) -> dict[str, Any]:
-        snap = hall_snapshot(self.hall, self.state, self.now(), manager=True)
+        snap = hall_snapshot(self.hall, self.state, self.now(), manager=True, twin=self.service.twin_wait)
         return {"type": "snapshot", "seq": self.state.seq, "snapshot": snap}
 
 

@@ -71,7 +71,7 @@ CALL_REASONS: dict[str, tuple[str, str]] = {
     "instructed": ("值班长指示", "On the duty manager's instruction"),
     "other": ("其他（见备注）", "Other (see the note)"),
 }
-RECENT_SERVICES = 20
+RECENT_SERVICES = 200
 
 
 @dataclass(slots=True)
@@ -248,6 +248,10 @@ class HallState:
     slot_booked: dict[str, int] = field(default_factory=dict)  # slot_key(category, start) -> live bookings
     phone_issued_today: dict[str, int] = field(default_factory=dict)  # phone key -> remote tickets today
     followups: dict[str, FollowUp] = field(default_factory=dict)
+    # Staffed spans of windows, [window, clerk, from, to or None while open]: the time on duty
+    # that utilisation divides by (a window paused is still staffed). Spans older than a day
+    # leave at the start of a new day.
+    duty: list[list[Any]] = field(default_factory=list)
 
     def waiting(self, categories: Iterable[str] | None = None) -> list[Ticket]:
         """Waiting tickets, of ``categories`` only when given."""
@@ -276,14 +280,26 @@ def slot_key(category: str, slot_start: float) -> str:
     return f"{category}|{slot_start:.0f}"
 
 
-def _start_day(state: HallState, day: str) -> None:
+def _start_day(state: HallState, day: str, at: float) -> None:
     """A new local day: numbers restart; yesterday's finished and still-waiting tickets leave."""
     state.day = day
+    state.duty = [span for span in state.duty if span[3] is None or span[3] > at - 86400]
     state.counters = {}
     state.issued_today = {}
     state.phone_issued_today = {}
     for tid in [tid for tid, t in state.tickets.items() if t.day != day and t.state not in ACTIVE_AT_WINDOW]:
         state.dequeue(state.tickets.pop(tid))
+
+
+def _off_duty(state: HallState, window: int, at: float) -> None:
+    for span in state.duty:
+        if span[0] == window and span[3] is None:
+            span[3] = at
+
+
+def _on_duty(state: HallState, window: int, clerk: str, at: float) -> None:
+    _off_duty(state, window, at)  # a window opened again by another clerk ends the first span
+    state.duty.append([window, clerk, at, None])
 
 
 def apply_event(state: HallState, event: Event) -> None:
@@ -295,7 +311,7 @@ def apply_event(state: HallState, event: Event) -> None:
     kind = event.type
     if kind == "ticket.issued":
         if d["day"] != state.day:
-            _start_day(state, d["day"])
+            _start_day(state, d["day"], at)
         t = Ticket(
             id=d["ticket"],
             number=d["number"],
@@ -424,6 +440,7 @@ def apply_event(state: HallState, event: Event) -> None:
         win = state.windows.setdefault(d["window"], WindowState(d["window"], tuple(d["categories"])))
         win.categories = tuple(d["categories"])
         win.status, win.clerk, win.since, win.pause_reason = "open", d["clerk"], at, None
+        _on_duty(state, d["window"], d["clerk"], at)
     elif kind == "window.paused":
         win = state.windows[d["window"]]
         win.status, win.pause_reason, win.since = "paused", d["reason"], at
@@ -433,13 +450,16 @@ def apply_event(state: HallState, event: Event) -> None:
     elif kind == "window.closed":
         win = state.windows[d["window"]]
         win.status, win.clerk, win.pause_reason, win.since = "closed", None, None, at
+        _off_duty(state, d["window"], at)
     elif kind == "clerk.moved":
         if d.get("from_window") is not None:
             old = state.windows[d["from_window"]]
             old.status, old.clerk, old.pause_reason, old.since = "closed", None, None, at
+            _off_duty(state, d["from_window"], at)
         win = state.windows.setdefault(d["to_window"], WindowState(d["to_window"], tuple(d["categories"])))
         win.categories = tuple(d["categories"])
         win.status, win.clerk, win.since, win.pause_reason = "open", d["clerk"], at, None
+        _on_duty(state, d["to_window"], d["clerk"], at)
     else:
         raise ValueError(f"unknown event type {kind!r}")
     state.seq = event.seq

@@ -8,13 +8,12 @@ here holds a citizen's name, phone or ID number: the core never stores them.
 from __future__ import annotations
 
 import contextlib
-import math
 from datetime import datetime
 from typing import Any
 
 from .commands import serving_categories
 from .config import Hall
-from .estimate import TwinWait, category_wait, estimate_wait
+from .estimate import TwinWait, WaitEstimate, category_estimate, shown_wait, wait_text
 from .model import OUTCOMES, RATING_LEVELS, Event, HallState, Ticket
 
 RECENT_CALLS = 10
@@ -109,13 +108,37 @@ def recent_calls(state: HallState, limit: int = RECENT_CALLS) -> list[Ticket]:
     return called[:limit]
 
 
-def hall_snapshot(hall: Hall, state: HallState, now: float, manager: bool = False, zone: str | None = None) -> dict:
-    """The live state of a hall: per category the queue and the wait, per window its state."""
+def estimate_fields(est: WaitEstimate) -> dict[str, Any]:
+    """An estimate as the API, boards and trackers carry it: the minutes, the range, the words
+    and the predictor (``"twin"`` or ``"queue"``); ``estimate_beyond_minutes`` when the wait
+    is only known to be longer than the forecast's horizon."""
+    out: dict[str, Any] = {
+        "estimated_wait_minutes": est.minutes,
+        "estimated_wait_low_minutes": est.low,
+        "estimated_wait_high_minutes": est.high,
+        "estimated_wait_text": wait_text(est),
+        "estimate_source": est.source,
+    }
+    if est.beyond is not None:
+        out["estimate_beyond_minutes"] = est.beyond
+    return out
+
+
+def hall_snapshot(
+    hall: Hall,
+    state: HallState,
+    now: float,
+    manager: bool = False,
+    zone: str | None = None,
+    twin: TwinWait | None = None,
+) -> dict:
+    """The live state of a hall: per category the queue and the wait (from ``twin`` when it
+    has a fresh forecast), per window its state."""
     categories = []
     for cat in hall.categories:
         if zone and cat.zone != zone:
             continue
-        waiting, minutes = category_wait(hall, state, cat.id)
+        waiting, est = category_estimate(hall, state, cat.id, now, twin)
         waits = [now - t.order_at for t in state.waiting([cat.id])]
         row: dict[str, Any] = {
             "id": cat.id,
@@ -124,7 +147,7 @@ def hall_snapshot(hall: Hall, state: HallState, now: float, manager: bool = Fals
             "name_en": cat.name_en,
             "zone": cat.zone,
             "waiting": waiting,
-            "estimated_wait_minutes": minutes,
+            **estimate_fields(est),
             "target_wait_minutes": cat.target_wait_minutes,
             "longest_wait_minutes": round(max(waits) / 60, 1) if waits else 0,
             "issued_today": issued_today(hall, state, cat.id, now),
@@ -218,30 +241,21 @@ _WHERE_ZH = {
 }
 
 
-def ticket_status(hall: Hall, state: HallState, ticket: Ticket, twin: TwinWait | None = None) -> dict[str, Any]:
-    """What a citizen's tracker shows: state, position, estimated wait, where to go.
+def ticket_status(
+    hall: Hall, state: HallState, ticket: Ticket, now: float, twin: TwinWait | None = None
+) -> dict[str, Any]:
+    """What a citizen's tracker shows: state, position, estimated wait with its range, where to go.
 
-    The estimated wait is the live twin's median (with its 90th percentile) when ``twin``
-    has a fresh forecast for the ticket (``estimate_source: "twin"``), otherwise the
-    simple queue estimate (``"queue"``)."""
+    The estimate is the live twin's (``estimate_source: "twin"``) when ``twin`` has a fresh
+    forecast covering the ticket, otherwise the core's queue estimate (``"queue"``)."""
     out: dict[str, Any] = ticket.public()
     cat = hall.category(ticket.category)
     out["category_name"] = cat.name
     out["category_name_en"] = cat.name_en
     out["seq"] = state.seq
     if ticket.state == "waiting":
-        est = estimate_wait(hall, state, ticket)
-        out |= {"position": est.ahead + 1, "ahead": est.ahead, "estimated_wait_minutes": est.minutes}
-        quantiles = twin(ticket.id) if twin is not None and est.minutes is not None else None
-        if quantiles is not None:
-            p50, p90 = quantiles
-            out |= {
-                "estimated_wait_minutes": math.ceil(p50),
-                "estimated_wait_p90_minutes": math.ceil(p90),
-                "estimate_source": "twin",
-            }
-        else:
-            out["estimate_source"] = "queue"
+        est = shown_wait(hall, state, ticket, now, twin)
+        out |= {"position": est.ahead + 1, "ahead": est.ahead, **estimate_fields(est)}
         out["where"] = {"zh": _WHERE_ZH["waiting"], "en": "Please wait in the waiting area"}
         if not ticket.arrived:
             out["where"] = {
@@ -322,14 +336,30 @@ def _busy_seconds(t: Ticket, now: float) -> float:
     return max(0.0, end - t.called_at - t.suspended_seconds)
 
 
-def utilisation_today(hall: Hall, state: HallState, now: float) -> dict[str, Any]:
-    """Busy time today per window and per clerk, as a share of the hall's open time so far.
+def duty_seconds_today(hall: Hall, state: HallState, now: float) -> tuple[dict[int, float], dict[str, float]]:
+    """Seconds each window and each clerk was on duty (window open or paused) today up to ``now``."""
+    local = datetime.fromtimestamp(now, hall.tz)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    by_window: dict[int, float] = {}
+    by_clerk: dict[str, float] = {}
+    for window, clerk, start, end in state.duty:
+        span = max(0.0, min(now, end if end is not None else now) - max(start, midnight))
+        by_window[window] = by_window.get(window, 0.0) + span
+        by_clerk[clerk] = by_clerk.get(clerk, 0.0) + span
+    return by_window, by_clerk
 
-    Busy means a ticket was at the window (called, being served); a window that was closed
-    counts as idle, so an empty post (空岗) lowers its figure.
+
+def utilisation_today(hall: Hall, state: HallState, now: float) -> dict[str, Any]:
+    """Busy time today per window and per clerk, as a share of their time on duty today.
+
+    Busy means a ticket was at the window (called, being served); on duty means the window
+    was open or paused (:func:`duty_seconds_today`) — the same clock as the tickets', so a
+    hall run faster than life (``hallq demo``) or outside its hours gets true figures. An
+    empty post (空岗) shows as ``staffed_minutes`` short of the hall's ``open_minutes``.
     """
     today = _today(hall, now)
     open_s = open_seconds_today(hall, now)
+    duty_window, duty_clerk = duty_seconds_today(hall, state, now)
     by_window: dict[int, float] = {}
     by_clerk: dict[str, float] = {}
     served_window: dict[int, int] = {}
@@ -343,15 +373,16 @@ def utilisation_today(hall: Hall, state: HallState, now: float) -> dict[str, Any
         if t.state == "finished":
             served_window[t.window] = served_window.get(t.window, 0) + 1
 
-    def share(busy: float) -> float | None:
-        return round(min(1.0, busy / open_s), 3) if open_s > 0 else None
+    def share(busy: float, duty: float) -> float | None:
+        return round(min(1.0, busy / duty), 3) if duty > 0 else None
 
     windows = [
         {
             "number": w.number,
             "busy_minutes": round(by_window.get(w.number, 0.0) / 60, 1),
+            "staffed_minutes": round(duty_window.get(w.number, 0.0) / 60, 1),
             "served": served_window.get(w.number, 0),
-            "utilisation": share(by_window.get(w.number, 0.0)),
+            "utilisation": share(by_window.get(w.number, 0.0), duty_window.get(w.number, 0.0)),
         }
         for w in hall.windows
     ]
@@ -360,7 +391,8 @@ def utilisation_today(hall: Hall, state: HallState, now: float) -> dict[str, Any
             "clerk": clerk,
             "name": _clerk_name(hall, clerk),
             "busy_minutes": round(busy / 60, 1),
-            "utilisation": share(busy),
+            "staffed_minutes": round(duty_clerk.get(clerk, 0.0) / 60, 1),
+            "utilisation": share(busy, duty_clerk.get(clerk, 0.0)),
         }
         for clerk, busy in sorted(by_clerk.items())
     ]

@@ -187,6 +187,7 @@ def summary(roster: Roster) -> dict[str, object]:
     return {
         "hall": roster.hall,
         "week_start": roster.week_start.isoformat(),
+        "days": [d.isoformat() for d in roster.days],
         "status": roster.status,
         "objective": roster.objective,
         "bound": roster.bound,

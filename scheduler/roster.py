@@ -33,7 +33,7 @@ import math
 import time as _time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -42,6 +42,7 @@ from ortools.sat.python import cp_model
 from queue_server.config import WEEKDAYS, Clerk, Hall, ShiftTemplate
 from queue_server.errors import HallqError
 
+from .roster_rules import add_rules, explain, for_hall, hard_floor
 from .staffing import Model, StaffingPlan, staffing_plan
 
 
@@ -409,17 +410,17 @@ class _RosterModel:
                             m.add(sw >= cur[cat] - prev[cat])
                         objective.append(round(w.category_switch * 10) * sw)
                     prev, prev_t = cur, t
-            paid = sum(paid_terms) if paid_terms else 0
-            paid_week[clerk.id] = paid
-            m.add(paid <= round(clerk.max_hours_per_week * 60))
-            low = 0 if one_day else round(clerk.min_hours_per_week * 60)
-            if low > 0:
-                if relax:
-                    s_var = m.new_int_var(0, low, f"slack_hours_{clerk.id}")
-                    m.add(paid + s_var >= low)
-                    slacks.append((f"hours:{clerk.id}", s_var))
-                else:
-                    m.add(paid >= low)
+            paid_week[clerk.id] = sum(paid_terms) if paid_terms else 0
+        # the contracts' hours and cross-day rules, and the clerks' requests (roster_rules)
+        rules = for_hall(hall, self.days)
+        if one_day:  # a relaxation of one day of the week: no weekly minimum
+            rules = replace(rules, contracts=tuple(
+                replace(c, minutes=tuple(replace(lim, low=0) for lim in c.minutes)) for c in rules.contracts
+            ))  # fmt: skip
+        rule_terms = add_rules(m, rules, shift_vars, relax_minimum_minutes=relax, day_labels=lab)
+        slacks += rule_terms.slacks
+        objective += [round(weight * 10) * expr for weight, expr in rule_terms.requests]
+        objective += [round(cost * 10) * var for cost, var in rule_terms.costs]
         # coverage, window limits and the no-empty-post floor
         coverage: dict[tuple[int, int, str], tuple[int, Any]] = {}
         groups = _category_groups(hall)
@@ -438,7 +439,7 @@ class _RosterModel:
                         short_cost = round(w.under_cover * 10) * under + round(w.under_cover * 20) * deep
                         objective.append(short_cost)
                         under_by_day[d].append(short_cost)
-                        floor = min(hall.roster.min_cover, need)
+                        floor = hard_floor(hall, need)
                         if floor > 0:
                             if relax:
                                 s_var = m.new_int_var(0, floor, f"slack_cover_{d}_{t}_{cat}")
@@ -458,22 +459,23 @@ class _RosterModel:
         if w.fairness > 0 and len(hall.clerks) > 1 and not cover_only and not one_day:
             # weekly paid minutes scaled to a 40-hour contract, in 1/100 minute
             loads = []
+            n_days = max(7, len(self.days))
             for clerk in hall.clerks:
                 coef = round(100 * 40 / clerk.max_hours_per_week)
-                load = m.new_int_var(0, 7 * 24 * 60 * coef, f"load_{clerk.id}")
+                load = m.new_int_var(0, n_days * 24 * 60 * coef, f"load_{clerk.id}")
                 m.add(load == coef * paid_week[clerk.id])
                 loads.append(load)
-            top = 7 * 24 * 60 * max(round(100 * 40 / c.max_hours_per_week) for c in hall.clerks)
+            top = n_days * 24 * 60 * max(round(100 * 40 / c.max_hours_per_week) for c in hall.clerks)
             hi = m.new_int_var(0, top, "load_max")
             lo = m.new_int_var(0, top, "load_min")
             m.add_max_equality(hi, loads)
             m.add_min_equality(lo, loads)
-            spread = m.new_int_var(0, 7 * 24, "load_spread_hours")
+            spread = m.new_int_var(0, n_days * 24, "load_spread_hours")
             m.add(spread * 6000 >= hi - lo)
             objective.append(round(w.fairness * 10) * spread)
             if any(weekend.values()):
                 counts = [sum(weekend.get(c.id, [])) for c in hall.clerks]
-                wmax = m.new_int_var(0, 7, "weekend_max")
+                wmax = m.new_int_var(0, n_days, "weekend_max")
                 for c in counts:
                     m.add(wmax >= c)
                 objective.append(round(w.fairness * 10 * 8) * wmax)
@@ -492,15 +494,17 @@ class _RosterModel:
     def _hint(self, built: _Built) -> None:
         """A quick greedy roster given to CP-SAT as a hint, so a first roster comes at once.
 
-        Day by day, clerks with the rarest skills first, each takes the longest allowed
-        shift that their weekly hours allow and for which a window is free in every open
+        Day by day, clerks with the rarest skills first, each takes the shift they asked
+        for, else the longest allowed shift that their weekly hours allow (never one they
+        asked not to work) and for which a window is free in every open
         interval (the break goes where the hall is closed). They are seated as they come:
         first where a category still lacks its minimum cover, then where the remaining
         need is largest, keeping the previous interval's category on a tie.
         """
         hall, grid = self.hall, self.grid
         groups = [(cats, cap) for _, cats, cap in _category_groups(hall)]
-        budget = {c.id: round(c.max_hours_per_week * 60) for c in hall.clerks}
+        # weekly hours left, per clerk and 7-day block of the horizon
+        budget = {(c.id, d // 7): round(c.max_hours_per_week * 60) for c in hall.clerks for d in range(len(self.days))}
         holders = {cat.id: sum(cat.id in c.skills for c in hall.clerks) for cat in hall.categories}
         floor = hall.roster.min_cover
         hints: dict[cp_model.IntVar, int] = {}
@@ -534,8 +538,18 @@ class _RosterModel:
             on_duty: dict[int, list[Clerk]] = defaultdict(list)
             for clerk in order:
                 skills = [g for g in clerk.skills if any((clerk.id, d, t, g) in built.seat_vars for t in open_set)]
-                options = [s for s in _allowed_shifts(hall, clerk, day) if s.paid_minutes() <= budget[clerk.id]]
-                options.sort(key=lambda s: (s.id not in clerk.preferred_shifts, -s.paid_minutes(), s.id))
+                # the clerk's requests for the day first: no shift they asked not to work, the one they asked for
+                asks = [r for r in clerk.requests if r.day == day]
+                refused = {r.shift for r in asks if r.kind == "off"}
+                wanted = {r.shift for r in asks if r.kind == "on"}
+                options = [
+                    s
+                    for s in _allowed_shifts(hall, clerk, day)
+                    if s.paid_minutes() <= budget[clerk.id, d // 7] and None not in refused and s.id not in refused
+                ]
+                options.sort(
+                    key=lambda s: (s.id not in wanted, s.id not in clerk.preferred_shifts, -s.paid_minutes(), s.id)
+                )
                 if not options:
                     continue
                 s = options[0]
@@ -545,7 +559,7 @@ class _RosterModel:
                 if bopts:
                     best = min(bopts, key=lambda o: (len(set(o[1]) & open_set), o[0]))
                     brk = set(best[1])
-                budget[clerk.id] -= s.paid_minutes()
+                budget[clerk.id, d // 7] -= s.paid_minutes()
                 hints[built.shift_vars[clerk.id, d, s.id]] = 1
                 for _, ts_b, b in bopts:
                     hints[b] = int(set(ts_b) == brk)
@@ -626,19 +640,28 @@ def precheck(hall: Hall, days: list[date], plans: dict[date, StaffingPlan]) -> l
                 f"但当时没有具备该资质且可上班的工作人员"
                 f" ({days[d]} {cat.id}: fewer than {floor} skilled clerk(s) can be on shift then)"
             )
+    short_hours = set()
     for clerk in hall.clerks:
-        best = 0
-        for day in days:
-            paid = [s.paid_minutes() for s in _allowed_shifts(hall, clerk, day)]
-            best += max(paid, default=0)
-        best = min(best, round(clerk.max_hours_per_week * 60))
-        if clerk.min_hours_per_week * 60 > best + 1e-9:
-            reasons.append(
-                f"{clerk.name}（{clerk.id}）合同要求每周至少 {clerk.min_hours_per_week:g} 小时，"
-                f"但本周可排班次最多 {best / 60:g} 小时"
-                f" ({clerk.id}: min_hours_per_week {clerk.min_hours_per_week:g} cannot be reached;"
-                f" at most {best / 60:g} h are possible this week)"
-            )
+        for first in range(0, len(days) - 6, 7):  # each whole week of the horizon (weekly minimum)
+            week = days[first : first + 7]
+            best = sum(max((s.paid_minutes() for s in _allowed_shifts(hall, clerk, day)), default=0) for day in week)
+            best = min(best, round(clerk.max_hours_per_week * 60))
+            if clerk.min_hours_per_week * 60 > best + 1e-9:
+                reasons.append(
+                    f"{clerk.name}（{clerk.id}）合同要求每周至少 {clerk.min_hours_per_week:g} 小时，"
+                    f"但{_zh_day(week[0])}起的一周可排班次最多 {best / 60:g} 小时"
+                    f" ({clerk.id}: min_hours_per_week {clerk.min_hours_per_week:g} cannot be reached;"
+                    f" at most {best / 60:g} h are possible in the week from {week[0]})"
+                )
+                short_hours.add(clerk.id)
+                break
+    # the cross-day rules each contract must meet on its own (runs, days off, weekends …)
+    rules = for_hall(hall, days)
+    rules = replace(rules, contracts=tuple(c for c in rules.contracts if c.person not in short_hours))
+    allowed = {
+        c.id: {d: [s.id for s in _allowed_shifts(hall, c, day)] for d, day in enumerate(days)} for c in hall.clerks
+    }
+    reasons += explain(rules, allowed)
     if floor > 0:
         for label, cats, cap in _category_groups(hall):
             for d in range(len(days)):
@@ -660,7 +683,7 @@ def _explain_slack(hall: Hall, days: list[date], grid: _Grid, solver: cp_model.C
         if solver.value(var) <= 0:
             continue
         kind, *rest = name.split(":")
-        if kind == "hours":
+        if kind == "minutes":
             clerk = hall.clerk(rest[0])
             reasons.append(
                 f"{clerk.name}（{clerk.id}）每周至少 {clerk.min_hours_per_week:g} 小时的合同要求"
@@ -669,10 +692,12 @@ def _explain_slack(hall: Hall, days: list[date], grid: _Grid, solver: cp_model.C
             )
         else:
             cover[int(rest[0]), rest[2]].append(int(rest[1]))
+    hard = f"（及 hard_cover {hall.roster.hard_cover:.0%} 的硬性在岗要求）" if hall.roster.hard_cover else ""
     for (d, cat_id), ts in sorted(cover.items()):
         cat = hall.category(cat_id)
         reasons.append(
             f"{_zh_day(days[d])} {_ranges(grid, sorted(ts))}「{cat.name}」无法保证至少 {hall.roster.min_cover} 人在岗"
+            f"{hard}"
             f" ({days[d]} {cat_id}: the no-empty-post floor cannot be met at these times)"
         )
     return reasons or ["约束相互冲突，但无法定位到具体要求 (the requirements conflict; no single one could be named)"]
@@ -829,7 +854,7 @@ def build_roster(
     plans = dict(plans or {})
     for day in days:
         if day not in plans:
-            plans[day] = staffing_plan(hall, day, step, model=opts.model, lag=opts.lag)
+            plans[day] = staffing_plan(hall, day, step, model=opts.model, lag=opts.lag and hall.roster.lag_correction)
         elif plans[day].interval_minutes != step:
             raise ValueError(f"staffing plan of {day} uses {plans[day].interval_minutes}-minute intervals, not {step}")
     for s in hall.roster.shifts:

@@ -148,8 +148,9 @@ def forecast(
     out = {}
     for tid, w in waits.items():
         arr = np.asarray(w)
-        p50, p90 = np.percentile(arr, [50, 90])
+        p10, p50, p90 = np.percentile(arr, [10, 50, 90])
         out[tid] = {
+            "p10": float(p10),
             "p50": float(p50),
             "p90": float(p90),
             "mean": float(arr.mean()),

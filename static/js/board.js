@@ -23,8 +23,7 @@
   function renderQueues() {
     var rows = hall.categories.filter(zoneOk).map(function (cat) {
       var q = queues[cat.id] || { waiting: 0, estimated_wait_minutes: null };
-      var est = q.estimated_wait_minutes == null ? I18n.both("暂无窗口", "no window open")
-        : I18n.both("约" + q.estimated_wait_minutes + "分钟", "~" + q.estimated_wait_minutes + " min");
+      var est = I18n.wait(q);
       return '<tr data-category="' + cat.id + '"><td><span class="prefix">' + cat.prefix + "</span> " + I18n.both(cat.name, cat.name_en) +
         '</td><td class="num waiting">' + q.waiting + '</td><td class="num">' + est + "</td></tr>";
     });

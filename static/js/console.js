@@ -57,7 +57,7 @@
     $("queues").querySelector("tbody").innerHTML = (win.categories || []).map(function (id) {
       var q = queues[id] || { waiting: 0, estimated_wait_minutes: null }, c = cat(id);
       return '<tr data-category="' + id + '"><td>' + c.prefix + " " + I18n.both(c.name, c.name_en) + '</td><td class="num waiting">' +
-        q.waiting + '</td><td class="num">' + (q.estimated_wait_minutes == null ? "—" : I18n.both("约" + q.estimated_wait_minutes + "分钟", "~" + q.estimated_wait_minutes + " min")) + "</td></tr>";
+        q.waiting + '</td><td class="num">' + (q.estimated_wait_minutes == null ? "—" : I18n.wait(q)) + "</td></tr>";
     }).join("");
     renderDesk();
     tick();

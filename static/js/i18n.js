@@ -36,7 +36,12 @@
     both: function (zh, en) {
       return '<span class="zh">' + escapeHtml(zh) + '</span><span class="en">' + escapeHtml(en || zh) + "</span>";
     },
-    escape: escapeHtml
+    escape: escapeHtml,
+    // an estimated wait as the server words it (estimated_wait_text: zh and en, with its range)
+    wait: function (q) {
+      var t = q && q.estimated_wait_text;
+      return t ? this.both(t.zh, t.en) : this.both("暂无开放窗口", "no window open");
+    }
   };
 
   window.I18n = I18n;

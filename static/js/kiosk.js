@@ -27,8 +27,7 @@
     if (q.tickets_left === 0) return '<span class="wait full">' + I18n.both("今日号源已满", "No tickets left today") + "</span>";
     var left = q.tickets_left != null && q.tickets_left <= FEW_LEFT
       ? " · " + I18n.both("今日余" + q.tickets_left + "号", q.tickets_left + " left today") : "";
-    var est = q.estimated_wait_minutes == null ? I18n.both("暂无开放窗口", "no window open")
-      : I18n.both("约" + q.estimated_wait_minutes + "分钟", "~" + q.estimated_wait_minutes + " min");
+    var est = I18n.wait(q);
     return '<span class="wait">' + I18n.both("等候" + q.waiting + "人", q.waiting + " waiting") + " · " + est + left + "</span>";
   }
 
@@ -87,10 +86,10 @@
   function showResult(t) {
     var c = category(t.category), st = t.status || {};
     var ahead = st.ahead != null ? st.ahead : t.ahead;
-    var minutes = st.estimated_wait_minutes;
-    var zh = "您已领取" + t.number + "号，前方等待" + ahead + "人，" + (minutes == null ? "当前暂无开放窗口，请留意叫号" : minutes === 0 ? "即将为您叫号" : "预计等待约" + minutes + "分钟");
+    var w = st.estimated_wait_minutes == null ? null : st.estimated_wait_text;
+    var zh = "您已领取" + t.number + "号，前方等待" + ahead + "人，" + (w ? w.zh : "当前暂无开放窗口，请留意叫号");
     var en = "You have number " + t.number + ". " + ahead + " ahead of you; " +
-      (minutes == null ? "no window is open yet, please listen for your call" : minutes === 0 ? "you will be called shortly" : "estimated wait about " + minutes + " minutes");
+      (w ? "estimated wait " + w.en : "no window is open yet, please listen for your call");
     $("result-number").textContent = t.number;
     $("result-category").innerHTML = I18n.both(c.name, c.name_en);
     $("result-text").innerHTML = I18n.both(zh, en);
@@ -100,7 +99,7 @@
     $("pt-qr").src = qr;
     $("pt-number").textContent = t.number;
     $("pt-category").textContent = c.name;
-    $("pt-text").textContent = "前方等待" + ahead + "人" + (minutes == null ? "" : "，预计约" + minutes + "分钟");
+    $("pt-text").textContent = "前方等待" + ahead + "人" + (w ? "，" + w.zh : "");
     $("pt-time").textContent = new Date().toLocaleString("zh-CN", { hour12: false });
     show("result");
     if (document.body.classList.contains("elderly")) hallqVoice.say(zh);

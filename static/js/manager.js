@@ -11,7 +11,12 @@
   var REBALANCE_EVERY = 30000, rebalancedAt = 0, rebalanceTimer = null, recs = null;
 
   function $(id) { return document.getElementById(id); }
-  function minutes(sec) { return Math.max(0, Math.round(sec / 60)); }
+  // a duration on the server's clock: seconds under a minute (a demo runs faster than life)
+  function duration(sec) {
+    sec = Math.max(0, sec);
+    if (sec < 60) return I18n.both(Math.round(sec) + "秒", Math.round(sec) + " s");
+    return I18n.both(Math.round(sec / 60) + "分钟", Math.round(sec / 60) + " min");
+  }
   function pct(x) { return x == null ? "—" : Math.round(x * 100) + "%"; }
 
   function render(d) {
@@ -30,7 +35,7 @@
     var stateNames = { open: ["服务中", "Open"], paused: ["暂停", "Paused"], closed: ["未开启", "Closed"] };
     $("windows").querySelector("tbody").innerHTML = s.windows.map(function (w) {
       var u = util[w.number] || {}, st = stateNames[w.status];
-      var since = w.since ? I18n.both(minutes(s.now - w.since) + "分钟", minutes(s.now - w.since) + " min") : "";
+      var since = w.since ? duration(s.now - w.since) : "";
       return '<tr data-window="' + w.number + '" class="state-' + w.status + '"><td>' + w.number + "</td><td>" + I18n.both(st[0], st[1]) +
         (w.pause_reason ? "（" + I18n.escape(w.pause_reason) + "）" : "") + "</td><td>" + I18n.escape(w.clerk_name || "") +
         "</td><td>" + (w.current ? I18n.escape(w.current.number) : "") + "</td><td>" + since +
@@ -38,7 +43,7 @@
     }).join("");
     $("clerks").innerHTML = d.utilisation.clerks.length ? d.utilisation.clerks.map(function (c) {
       return '<span class="clerk" data-clerk="' + c.clerk + '">' + I18n.escape(c.name) + " " + pct(c.utilisation) +
-        " (" + I18n.both(c.busy_minutes + "分钟", c.busy_minutes + " min") + ")</span>";
+        " (" + duration(c.busy_minutes * 60) + ")</span>";
     }).join(" · ") : I18n.both("今日尚无办件", "No services yet today");
     $("alerts").innerHTML = d.alerts.length ? d.alerts.map(function (a) {
       return '<li class="alert alert-' + a.kind + '">' + I18n.both(a.zh, a.en) + "</li>";

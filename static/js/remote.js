@@ -11,7 +11,7 @@
     $("tracker").classList.remove("hidden");
     $("number").textContent = status.number;
     let line = STATE[status.state] || status.state;
-    if (status.state === "waiting") line += ` · 前面 ${status.ahead} 人` + (status.estimated_wait_minutes != null ? ` · 约 ${status.estimated_wait_minutes} 分钟` : "");
+    if (status.state === "waiting") line += ` · 前面 ${status.ahead} 人` + (status.estimated_wait_text ? ` · ${status.estimated_wait_text.zh}` : "");
     if (status.state === "waiting") line += status.arrived ? " · 已签到" : " · 未签到";
     $("state").textContent = line;
     $("where").textContent = status.where ? status.where.zh : "";

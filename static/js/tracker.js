@@ -24,9 +24,7 @@
     if (s.state === "waiting") {
       fig = "<dt>" + I18n.both("前方等待", "Ahead of you") + '</dt><dd id="t-ahead">' + I18n.both(s.ahead + "人", String(s.ahead)) + "</dd>" +
         "<dt>" + I18n.both("预计等待", "Estimated wait") + "</dt><dd>" +
-        (s.estimated_wait_minutes == null ? I18n.both("暂无开放窗口", "no window open") : I18n.both("约" + s.estimated_wait_minutes + "分钟", "about " + s.estimated_wait_minutes + " min")) +
-        // the live twin adds its 90th percentile (estimate_source "twin")
-        (s.estimated_wait_p90_minutes > s.estimated_wait_minutes ? " " + I18n.both("（九成在" + s.estimated_wait_p90_minutes + "分钟内）", "(90% within " + s.estimated_wait_p90_minutes + " min)") : "") + "</dd>";
+        I18n.wait(s) + "</dd>";
     } else if (s.state === "finished" && s.outcome_name) {
       fig = "<dt>" + I18n.both("办理结果", "Outcome") + "</dt><dd>" + I18n.escape(s.outcome_name) + "</dd>";
     }

@@ -41,7 +41,7 @@ def served(hq: Hallq, window: int = 16, clerk: str = "c16", case: str | None = "
 def test_remote_ticket_expires_when_its_number_comes_up_unchecked(hq):
     remote = hq.do(IssueTicket("tax", "phone", phone_key=PHONE))
     assert remote["arrived"] is False
-    status = ticket_status(hq.hall, hq.state, hq.state.tickets[remote["ticket"]])
+    status = ticket_status(hq.hall, hq.state, hq.state.tickets[remote["ticket"]], hq.clock.now())
     assert "签到" in status["where"]["zh"]
     walk_in = hq.do(IssueTicket("tax"))
     hq.do(OpenWindow(16, "c16"))

@@ -80,7 +80,9 @@ def test_utilisation_ratings_and_the_pads_question(example_hall, clock, tmp_path
     util = utilisation_today(svc.hall, svc.state, now)
     w16 = next(w for w in util["windows"] if w["number"] == 16)
     assert (w16["busy_minutes"], w16["served"], w16["utilisation"]) == (30.0, 2, 0.5)
-    assert util["clerks"] == [{"clerk": "c16", "name": "郭霞", "busy_minutes": 30.0, "utilisation": 0.5}]
+    assert util["clerks"] == [
+        {"clerk": "c16", "name": "郭霞", "busy_minutes": 30.0, "staffed_minutes": 60.0, "utilisation": 0.5}
+    ]
     ratings = ratings_today(svc.hall, svc.state, now)
     assert (ratings["finished"], ratings["rated"], ratings["rating_rate"]) == (2, 1, 0.5)
     assert ratings["levels"]["5"] == 1 and ratings["bad"] == []

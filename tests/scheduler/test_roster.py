@@ -153,6 +153,7 @@ def test_cli_roster_and_staffing(tmp_path, capsys):
                  "--workers", "1"]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "排班完成" in printed and "gap" in printed
+    assert "排班检查 Roster check:" in printed and "0 处违规 (0 violations)" in printed  # checked its own output
     assert (out / "roster.csv").exists() and (out / "calendars" / "k1.ics").exists()
     assert main(["staffing", str(cfg), "--day", "2026-12-07"]) == 0
     table = capsys.readouterr().out
