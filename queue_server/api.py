@@ -29,6 +29,7 @@ from sanic.response import json as json_response
 from .auth import CITIZEN, Authority, Principal
 from .commands import (
     CallNext,
+    CallTicket,
     CancelTicket,
     CloseWindow,
     Command,
@@ -40,14 +41,16 @@ from .commands import (
     PauseWindow,
     RateService,
     Recall,
+    ResumeTicket,
     ResumeWindow,
     StartService,
+    SuspendTicket,
     Transfer,
 )
 from .config import Invalid, pydantic_zh
 from .errors import Bilingual, CommandRejected
 from .hall import HallService
-from .model import OUTCOMES, RATING_LEVELS
+from .model import CALL_REASONS, OUTCOMES, RATING_LEVELS
 from .privacy import PersonalDataError, check_id_number
 from .views import hall_snapshot, materials, ticket_status
 
@@ -147,6 +150,20 @@ class OpenBody(_Body):
 
 class RecallBody(_Body):
     ticket: str | None = Field(default=None, max_length=40, description="a no-show ticket of this window to take back")
+
+
+class CallTicketBody(_Body):
+    ticket: str = Field(min_length=1, max_length=40, description="the waiting ticket to call")
+    reason: str = Field(min_length=1, max_length=40, description="a key of the hall's call_reasons (GET /halls/{hall})")
+    note: str | None = Field(default=None, max_length=200)
+
+
+class SuspendBody(_Body):
+    reason: str = Field(default="补齐材料", min_length=1, max_length=100)
+
+
+class TicketRef(_Body):
+    ticket: str = Field(min_length=1, max_length=40)
 
 
 class FinishBody(_Body):
@@ -280,6 +297,7 @@ async def get_hall(request: Request, hall: str) -> HTTPResponse:
             ],
             "window_classes": [c.model_dump() for c in h.window_classes],
             "outcomes": {k: {"zh": v[0], "en": v[1]} for k, v in OUTCOMES.items()},
+            "call_reasons": {k: {"zh": v[0], "en": v[1]} for k, v in CALL_REASONS.items()},
             "rating_levels": {str(k): {"zh": v[0], "en": v[1]} for k, v in RATING_LEVELS.items()},
             "announcements": h.announcements.model_dump(),
             "languages": [lang.model_dump() for lang in h.languages],
@@ -593,6 +611,12 @@ ROUTES: list[Route] = [
     ),
     Route("POST", WIN + "/open", open_window, "登录窗口 Open a window", roles=STAFF, body=OpenBody, tag="windows"),
     _window_route("call-next", lambda w, b: CallNext(w), Empty, "呼叫下一位 Call next"),
+    _window_route(
+        "call-ticket",
+        lambda w, b: CallTicket(w, b.ticket, b.reason, b.note),
+        CallTicketBody,
+        "叫指定号 Call a chosen ticket (reason, note)",
+    ),
     _window_route("recall", lambda w, b: Recall(w, b.ticket), RecallBody, "重呼 Recall"),
     _window_route("no-show", lambda w, b: NoShow(w), Empty, "过号 No-show"),
     _window_route("start", lambda w, b: StartService(w), Empty, "开始办理 Start service"),
@@ -605,7 +629,11 @@ ROUTES: list[Route] = [
     _window_route(
         "transfer", lambda w, b: Transfer(w, b.to_category, b.to_window, b.keep_place), TransferBody, "转办 Transfer"
     ),
-    _window_route("pause", lambda w, b: PauseWindow(w, b.reason, b.note), PauseBody, "暂停 Pause"),
+    _window_route("suspend", lambda w, b: SuspendTicket(w, b.reason), SuspendBody, "挂起 Set the ticket aside"),
+    _window_route(
+        "resume-ticket", lambda w, b: ResumeTicket(w, b.ticket), TicketRef, "恢复办理 Resume a suspended ticket"
+    ),
+        _window_route("pause", lambda w, b: PauseWindow(w, b.reason, b.note), PauseBody, "暂停 Pause"),
     _window_route("resume", lambda w, b: ResumeWindow(w), Empty, "恢复 Resume"),
     _window_route("close", lambda w, b: CloseWindow(w), Empty, "关闭窗口 Close"),
     Route(

@@ -23,6 +23,7 @@ from .errors import CommandRejected
 from .model import (
     ACTIVE_AT_WINDOW,
     BAD_LEVELS,
+    CALL_REASONS,
     CHANNELS,
     FOLLOWUP_STAGES,
     OUTCOMES,
@@ -62,6 +63,36 @@ class IssueTicket(Command):
 class CallNext(Command):
     name = "call_next"
     window: int
+
+
+@dataclass(frozen=True)
+class CallTicket(Command):
+    """叫指定号: call one chosen waiting ticket instead of the policy's choice, with a reason
+    (a key of :data:`~queue_server.model.CALL_REASONS`) and an optional note, both kept in the event."""
+
+    name = "call_ticket"
+    window: int
+    ticket: str
+    reason: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class SuspendTicket(Command):
+    """挂起: set the ticket being served aside while the citizen fetches a document."""
+
+    name = "suspend"
+    window: int
+    reason: str = "补齐材料"
+
+
+@dataclass(frozen=True)
+class ResumeTicket(Command):
+    """恢复办理: a suspended ticket comes back to the window, being served again."""
+
+    name = "resume_ticket"
+    window: int
+    ticket: str
 
 
 @dataclass(frozen=True)
@@ -254,6 +285,9 @@ COMMANDS: dict[str, type[Command]] = {
     for c in (
         IssueTicket,
         CallNext,
+        CallTicket,
+        SuspendTicket,
+        ResumeTicket,
         Recall,
         NoShow,
         StartService,
@@ -348,6 +382,7 @@ _STATE_ZH = {
     "waiting": "等待中",
     "called": "已呼叫",
     "serving": "办理中",
+    "suspended": "已挂起",
     "finished": "已办结",
     "no_show": "过号",
     "cancelled": "已取消",
@@ -512,11 +547,17 @@ def _new_ticket(
     return Decision("ticket.issued", data, result)
 
 
-def _call_next(hall: Hall, state: HallState, cmd: CallNext, now: float) -> Decision:
-    win = _open_window(hall, state, cmd.window)
+def _ready_to_call(hall: Hall, state: HallState, number: int) -> WindowState:
+    """An open, unpaused window with nobody at it: one that may call (or take back) a citizen."""
+    win = _open_window(hall, state, number)
     if win.status == "paused":
         raise _reject("window_paused", f"{win.number}号窗口暂停中，请先恢复 (window is paused)", "window")
     _busy(state, win)
+    return win
+
+
+def _call_next(hall: Hall, state: HallState, cmd: CallNext, now: float) -> Decision:
+    win = _ready_to_call(hall, state, cmd.window)
     # Only today's tickets: yesterday's leftovers stay until the first ticket of the day clears them.
     today = _local(hall, now).date().isoformat()
     todays = (t for t in state.waiting(win.categories) if t.day == today)
@@ -555,6 +596,67 @@ def next_arrived(waiting: Iterable[Ticket], ctx: CallContext) -> tuple[Choice | 
             return choice, expired
         expired.append(choice.ticket)
         candidates = [t for t in candidates if t.id != choice.ticket.id]
+
+
+def _call_ticket(hall: Hall, state: HallState, cmd: CallTicket, now: float) -> Decision:
+    win = _ready_to_call(hall, state, cmd.window)
+    if cmd.reason not in CALL_REASONS:
+        raise _reject(
+            "bad_call_reason", f"指定呼叫原因须为 {', '.join(CALL_REASONS)} 之一 (unknown reason)", "reason", 422
+        )
+    note = mask_numbers(cmd.note.strip()) if cmd.note else ""
+    if len(note) > 200:
+        raise _reject("bad_note", "备注不超过200字 (a note of at most 200 characters)", "note", 422)
+    if cmd.reason == "other" and not note:
+        raise _reject("bad_note", "原因为「其他」时请填写备注 (say why in the note)", "note", 422)
+    t = _ticket(state, cmd.ticket)
+    if t.state != "waiting" or t.day != _local(hall, now).date().isoformat():
+        raise _reject("illegal_transition", f"{t.number}号当前不在等候中，不能呼叫 (ticket is {t.state})", "ticket")
+    if not (t.category in serving_categories(hall, win) if t.target_window is None else t.target_window == win.number):
+        raise _reject(
+            "not_for_this_window", f"{t.number}号不属于本窗口受理范围 (this window does not serve it)", "ticket"
+        )
+    if not t.arrived:
+        raise _reject("not_checked_in", f"{t.number}号为线上取号，尚未签到 (not checked in yet)", "ticket")
+    zh = CALL_REASONS[cmd.reason][0]
+    data = {
+        "ticket": t.id,
+        "number": t.number,
+        "category": t.category,
+        "window": win.number,
+        "clerk": win.clerk,
+        "rule": "chosen",
+        "reason": f"指定呼叫：{zh}" + (f"（{note}）" if note else ""),
+        "chosen_reason": cmd.reason,
+    }
+    if note:
+        data["note"] = note
+    return Decision("ticket.called", data, data | {"waited_seconds": round(now - t.order_at)})
+
+
+def _suspend(hall: Hall, state: HallState, cmd: SuspendTicket, now: float) -> Decision:
+    win = _open_window(hall, state, cmd.window)
+    t = _current(state, win)
+    if t.state != "serving":
+        raise _reject("illegal_transition", f"{t.number}号尚未开始办理，不能挂起 (start the service first)")
+    reason = cmd.reason.strip()
+    if not 1 <= len(reason) <= 100:
+        raise _reject("bad_reason", "挂起原因为1–100字 (reason must be 1–100 characters)", "reason", 422)
+    data = _at_window(win, t) | {"reason": mask_numbers(reason)}
+    return Decision("ticket.suspended", data, data)
+
+
+def _resume_ticket(hall: Hall, state: HallState, cmd: ResumeTicket, now: float) -> Decision:
+    win = _ready_to_call(hall, state, cmd.window)
+    t = _ticket(state, cmd.ticket)
+    if t.state != "suspended" or t.suspended_at is None:
+        raise _reject("illegal_transition", f"{t.number}号未挂起，不能恢复办理 (ticket is not suspended)", "ticket")
+    if t.window != win.number and t.category not in serving_categories(hall, win):
+        raise _reject(
+            "not_for_this_window", f"{t.number}号不属于本窗口受理范围 (this window does not serve it)", "ticket"
+        )
+    data = _at_window(win, t) | {"from_window": t.window, "suspended_seconds": round(now - t.suspended_at)}
+    return Decision("ticket.resumed", data, data)
 
 
 def _recall(hall: Hall, state: HallState, cmd: Recall, now: float) -> Decision:
@@ -610,8 +712,8 @@ def _finish(hall: Hall, state: HallState, cmd: FinishService, now: float) -> Dec
     data = _at_window(win, t) | {"outcome": cmd.outcome}
     if cmd.case_number:
         data["case_number"] = cmd.case_number
-    if t.started_at is not None:
-        data["service_seconds"] = round(now - t.started_at)
+    if t.started_at is not None:  # time set aside (挂起) is not service
+        data["service_seconds"] = round(now - t.started_at - t.suspended_seconds)
     return Decision("ticket.finished", data, data)
 
 
@@ -1055,6 +1157,9 @@ def _decide_appeal(hall: Hall, state: HallState, cmd: DecideAppeal, now: float) 
 _HANDLERS: dict[type[Command], Any] = {
     IssueTicket: _issue,
     CallNext: _call_next,
+    CallTicket: _call_ticket,
+    SuspendTicket: _suspend,
+    ResumeTicket: _resume_ticket,
     Recall: _recall,
     NoShow: _no_show,
     StartService: _start,

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .config import Hall
+from .console import desk
 from .estimate import TwinWait, category_estimate
 from .hall import HallService
 from .model import Event, HallState
@@ -178,6 +179,7 @@ class ConsoleFeed(_Base):
             "seq": event.seq,
             "event": event.as_dict(),
             "queues": queues(self.hall, self.state, self.now(), only=cats, twin=self.service.twin_wait),
+            "desk": desk(self.hall, self.state, self.window, self.now()),
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -188,6 +190,7 @@ class ConsoleFeed(_Base):
             "seq": self.state.seq,
             "window": window,
             "queues": queues(self.hall, self.state, self.now(), only=self._categories(), twin=self.service.twin_wait),
+            "desk": desk(self.hall, self.state, self.window, self.now()),
         }
 
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-TicketState = Literal["waiting", "called", "serving", "finished", "no_show", "cancelled", "expired"]
+TicketState = Literal["waiting", "called", "serving", "suspended", "finished", "no_show", "cancelled", "expired"]
 WindowStatus = Literal["closed", "open", "paused"]
 Channel = Literal["kiosk", "phone", "appointment", "counter"]
 CHANNELS: tuple[str, ...] = ("kiosk", "phone", "appointment", "counter")
@@ -61,6 +61,16 @@ BOOKING_STATES: dict[str, tuple[str, str]] = {
 }
 BOOKING_RETENTION_SECONDS = 366 * 86400  # bookings older than this leave the state
 ACTIVE_AT_WINDOW: frozenset[str] = frozenset({"called", "serving"})
+# 叫指定号: why a clerk called a chosen ticket instead of the policy's (the event carries the code and text).
+CALL_REASONS: dict[str, tuple[str, str]] = {
+    "returned": ("补齐材料回到窗口", "Came back with the missing documents"),
+    "missed": ("过号后回到窗口", "Came back after missing the call"),
+    "special": ("老弱病残孕等特殊情况", "Elderly, disabled, pregnant or ill"),
+    "appointment": ("预约人员到场", "Appointment holder arrived"),
+    "related": ("与上一位同办一件事", "Same matter as the previous citizen"),
+    "instructed": ("值班长指示", "On the duty manager's instruction"),
+    "other": ("其他（见备注）", "Other (see the note)"),
+}
 RECENT_SERVICES = 200
 
 
@@ -131,6 +141,8 @@ class Ticket:
     phone_key: str | None = None  # keyed hash of the phone of a remote ticket (daily caps, check-in)
     person_key: str | None = None  # keyed hash of the ID number of a real-name kiosk ticket (per-person limit)
     arrived: bool = True  # a remote (phone) ticket is False until checked in at the kiosk
+    suspended_at: float | None = None  # 挂起: set aside at its window while the citizen fetches a document
+    suspended_seconds: float = 0.0  # time spent set aside, over all suspensions
 
     def public(self) -> dict[str, Any]:
         """What anyone may see of a ticket (boards, trackers): no personal data exists here."""
@@ -362,6 +374,16 @@ def apply_event(state: HallState, event: Event) -> None:
         if t.started_at is not None:
             recent = state.recent_services.setdefault(t.category, deque(maxlen=RECENT_SERVICES))
             recent.append(at - t.started_at)
+    elif kind == "ticket.suspended":
+        t = state.tickets[d["ticket"]]
+        t.state, t.suspended_at = "suspended", at
+        state.windows[d["window"]].current = None
+    elif kind == "ticket.resumed":
+        t = state.tickets[d["ticket"]]
+        win = state.windows[d["window"]]
+        t.suspended_seconds += at - (t.suspended_at or at)
+        t.state, t.suspended_at, t.window, t.clerk = "serving", None, win.number, win.clerk
+        win.current = t.id
     elif kind == "ticket.transferred":
         t = state.tickets[d["ticket"]]
         state.windows[d["window"]].current = None

@@ -9,7 +9,14 @@ Definitions (as printed on the report pages):
 * **wait** — first call minus issue (for an appointment: minus check-in); ``within
   target`` is the share of called tickets whose wait was at most the category's
   ``target_wait_minutes``.
-* **service time** — start to finish at the window.
+* **service time** — start to finish at the window, less the time the ticket was set
+  aside (挂起) while the citizen fetched a document.
+* **chosen calls (指定呼叫)** — calls a clerk made of a chosen ticket past the calling
+  policy (叫指定号), each with its reason in the event.
+* **busy / idle / utilisation** (per window and clerk) — busy: a ticket at the window
+  (from its call, or its resumption after 挂起, until it leaves); idle: logged in, not
+  paused and nobody at the window; utilisation: busy ÷ the hall's open time on those
+  days, as on the manager dashboard (so an empty post lowers a window's figure).
 * **no-show (过号)** — tickets whose last state is no-show.
 * **abandoned (放弃)** — tickets cancelled while waiting, remote tickets that expired
   unchecked, and tickets still waiting when their day ended (never called).
@@ -35,6 +42,7 @@ from typing import Any
 
 from .config import Hall
 from .model import BAD_LEVELS, GOOD_LEVELS, OUTCOMES, RATING_LEVELS, Event
+from .views import open_seconds_today
 
 PERIODS = ("daily", "weekly", "monthly")
 DIMENSIONS = ("category", "window", "clerk")
@@ -61,6 +69,9 @@ class Visit:
     rating: int | None = None
     indicators: dict[str, int] = field(default_factory=dict)
     rating_set_aside: bool = False  # an appeal against the rating was upheld
+    chosen_calls: int = 0  # calls of this ticket made past the policy (叫指定号)
+    suspended: float = 0.0  # seconds set aside (挂起) and resumed
+    suspended_since: float | None = None
 
     @property
     def wait(self) -> float | None:
@@ -70,7 +81,7 @@ class Visit:
     def service(self) -> float | None:
         if self.started_at is None or self.finished_at is None:
             return None
-        return self.finished_at - self.started_at
+        return self.finished_at - self.started_at - self.suspended
 
 
 def visits(events: Iterable[Event]) -> list[Visit]:
@@ -110,6 +121,8 @@ def _visit_event(v: Visit, kind: str, d: dict[str, Any], at: float, clerk_at: di
         v.clerk = clerk_at.get(d["window"])
         if v.called_at is None:
             v.called_at = at
+        if d.get("rule") == "chosen":
+            v.chosen_calls += 1
     elif kind == "ticket.recalled":
         v.final = "called"
     elif kind == "ticket.no_show":
@@ -121,6 +134,13 @@ def _visit_event(v: Visit, kind: str, d: dict[str, Any], at: float, clerk_at: di
         v.final, v.finished_at, v.outcome = "finished", at, d["outcome"]
         v.case_number = d.get("case_number")
         v.clerk = d.get("clerk") or v.clerk
+    elif kind == "ticket.suspended":
+        v.final, v.suspended_since = "suspended", at
+    elif kind == "ticket.resumed":
+        v.final, v.window = "serving", d["window"]
+        v.clerk = d.get("clerk") or v.clerk
+        v.suspended += at - (v.suspended_since or at)
+        v.suspended_since = None
     elif kind == "ticket.transferred":
         v.final, v.category = "waiting", d["to_category"]
     elif kind == "ticket.cancelled":
@@ -212,6 +232,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("rating_rate", "评价率"),
     ("good_rate", "好评率"),
     ("bad", "差评数"),
+    ("chosen_calls", "指定呼叫数"),
+    ("suspended", "挂起数"),
+    ("busy_min", "忙碌(分)"),
+    ("idle_min", "空闲(分)"),
+    ("utilisation", "利用率"),
     *((f"outcome_{k}", v[0]) for k, v in OUTCOMES.items()),
 )
 
@@ -239,6 +264,8 @@ def _row(hall: Hall, vs: list[Visit], flags: dict[str, bool]) -> dict[str, Any]:
         "rating_rate": _share(len(rated), len(finished)),
         "good_rate": _share(sum(1 for v in counted if v.rating in GOOD_LEVELS), len(counted)),
         "bad": sum(1 for v in counted if v.rating in BAD_LEVELS),
+        "chosen_calls": sum(v.chosen_calls for v in vs),
+        "suspended": sum(1 for v in vs if v.suspended > 0 or v.final == "suspended"),
     }
     for k in OUTCOMES:
         row[f"outcome_{k}"] = sum(1 for v in finished if v.outcome == k)
@@ -264,10 +291,117 @@ def summary(
         key = group_key(hall, v, by)
         if key is not None:
             groups[(period_of(v.day, period), key)].append(v)
+    times = _period_times(hall, events, start, end, period, by) if by != "category" else {}
+    for group in times:
+        groups.setdefault(group, [])  # logged in all period and served nobody: still a row
     rows = []
     for (p, key), members in sorted(groups.items()):
-        rows.append({"period": p, "key": key, "name": label(hall, by, key)} | _row(hall, members, flags))
+        row = {"period": p, "key": key, "name": label(hall, by, key)} | _row(hall, members, flags)
+        if by != "category":
+            row |= times.get((p, key)) or _no_time(hall, p, start, end, period)
+        rows.append(row)
     return rows
+
+
+# ------------------------------------------------------------------ window time (忙碌、空闲、利用率)
+
+
+@dataclass
+class _Spans:
+    """Seconds per (day, window or clerk): logged in, paused, busy with a ticket."""
+
+    duty: dict[tuple[date, str], float] = field(default_factory=lambda: defaultdict(float))
+    paused: dict[tuple[date, str], float] = field(default_factory=lambda: defaultdict(float))
+    busy: dict[tuple[date, str], float] = field(default_factory=lambda: defaultdict(float))
+
+
+def window_time(hall: Hall, events: Iterable[Event], by: str) -> _Spans:
+    """Replay the log into logged-in, paused and busy seconds per day and window (``by="window"``) or
+    clerk (``by="clerk"``). Each span counts on the day it began, cut at that day's closing time."""
+    spans = _Spans()
+    opened: dict[int, tuple[str, float]] = {}  # window -> (clerk, since)
+    paused: dict[int, float] = {}
+    busy: dict[int, float] = {}
+
+    def add(table: dict[tuple[date, str], float], window: int, since: float, until: float) -> None:
+        clerk = opened.get(window, ("", since))[0]
+        day = datetime.fromtimestamp(since, hall.tz).date()
+        closing = datetime.combine(day, hall.hours.close, hall.tz).timestamp()
+        seconds = max(0.0, min(until, closing) - since)
+        key = str(window) if by == "window" else clerk
+        if key and seconds:
+            table[(day, key)] += seconds
+
+    def end_busy(window: int, at: float) -> None:
+        if window in busy:
+            add(spans.busy, window, busy.pop(window), at)
+
+    def close(window: int, at: float) -> None:
+        end_busy(window, at)
+        if window in paused:
+            add(spans.paused, window, paused.pop(window), at)
+        if window in opened:
+            add(spans.duty, window, opened[window][1], at)
+            opened.pop(window)
+
+    last = 0.0
+    for e in events:
+        d, at, kind = e.data, e.at, e.type
+        last = at
+        if kind == "window.opened":
+            opened[d["window"]] = (d["clerk"], at)
+        elif kind == "clerk.moved":
+            if d.get("from_window") is not None:
+                close(d["from_window"], at)
+            opened[d["to_window"]] = (d["clerk"], at)
+        elif kind == "window.closed":
+            close(d["window"], at)
+        elif kind == "window.paused":
+            paused[d["window"]] = at
+        elif kind == "window.resumed" and d["window"] in paused:
+            add(spans.paused, d["window"], paused.pop(d["window"]), at)
+        elif kind in ("ticket.called", "ticket.resumed", "ticket.recalled"):
+            busy.setdefault(d["window"], at)
+        elif kind in ("ticket.finished", "ticket.no_show", "ticket.transferred", "ticket.suspended"):
+            end_busy(d["window"], at)
+    for window in list(opened):  # still open when the log ends: counted to that day's closing time
+        close(window, max(last, opened[window][1]) + 86400)
+    return spans
+
+
+def _open_seconds(hall: Hall, day: date) -> float:
+    return open_seconds_today(hall, datetime.combine(day, hall.hours.close, hall.tz).timestamp())
+
+
+def _period_times(
+    hall: Hall, events: Iterable[Event], start: date, end: date, period: str, by: str
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Busy and idle minutes and utilisation per (period, window or clerk)."""
+    spans = window_time(hall, events, by)
+    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for i, table in enumerate((spans.duty, spans.paused, spans.busy)):
+        for (day, key), seconds in table.items():
+            if start <= day <= end:
+                sums[(period_of(day, period), key)][i] += seconds
+    out = {}
+    for (p, key), (duty, pause, busy) in sums.items():
+        opened = _period_open_seconds(hall, p, start, end, period)
+        out[(p, key)] = {
+            "busy_min": round(busy / 60, 1),
+            "idle_min": round(max(0.0, duty - pause - busy) / 60, 1),
+            "utilisation": round(min(1.0, busy / opened), 3) if opened else None,
+        }
+    return out
+
+
+def _period_open_seconds(hall: Hall, p: str, start: date, end: date, period: str) -> float:
+    days = (date.fromordinal(o) for o in range(start.toordinal(), end.toordinal() + 1))
+    return sum(_open_seconds(hall, day) for day in days if period_of(day, period) == p)
+
+
+def _no_time(hall: Hall, p: str, start: date, end: date, period: str) -> dict[str, Any]:
+    opened = _period_open_seconds(hall, p, start, end, period)
+    return {"busy_min": 0.0, "idle_min": 0.0, "utilisation": 0.0 if opened else None}
 
 
 def totals(hall: Hall, events: Sequence[Event], start: date, end: date) -> dict[str, Any]:
@@ -478,6 +612,9 @@ EVALUATION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("hours_on_duty", "在岗小时"),
     ("served", "办件数"),
     ("served_per_hour", "每小时办件"),
+    ("workload", "工作量系数"),
+    ("utilisation", "利用率"),
+    ("idle_hours", "空闲小时"),
     ("service_mean_min", "平均办理(分)"),
     ("wait_mean_min", "平均等候(分)"),
     ("within_target", "等候达标率"),
@@ -537,23 +674,35 @@ def duty_hours(hall: Hall, events: Sequence[Event], start: date, end: date) -> d
 def evaluation(hall: Hall, events: Sequence[Event], quarter: str) -> list[dict[str, Any]]:
     """考评表: one row per clerk for the quarter, from the same figures as the reports.
 
-    Score (out of 100): 40 × good-rating rate + 20 × rating rate + 20 × share of waits
-    within target + 20 × one-visit rate, minus 2 per bad rating not set aside on appeal.
+    Score (out of 100): 30 × workload + 30 × good-rating rate + 10 × rating rate + 15 × share
+    of waits within target + 15 × one-visit rate, minus 2 per bad rating not set aside on
+    appeal. The workload (工作量系数) is the clerk's services per hour on duty against the
+    median of the clerks who served anybody, at most 1; the quality rates count only for a
+    clerk who finished services, so a clerk with none scores 0 however their calls went.
     """
     start, end = quarter_bounds(quarter)
     rows = {r["key"]: r for r in _by_clerk(hall, events, start, end)}
     duty = duty_hours(hall, events, start, end)
+    spans = window_time(hall, events, "clerk")
+    opened = sum(_open_seconds(hall, date.fromordinal(o)) for o in range(start.toordinal(), end.toordinal() + 1))
+    rates = {c: r["served"] / duty[c][1] for c, r in rows.items() if r["served"] and c in duty and duty[c][1] > 0}
+    norm = sorted(rates.values())[len(rates) // 2] if rates else 0.0
     out = []
     for clerk in sorted(set(rows) | set(duty)):
         r = rows.get(clerk) or {"served": 0, "bad": 0}
         days_on, hours_on = duty.get(clerk, (0, 0.0))
-        score = (
-            40 * (r.get("good_rate") or 0)
-            + 20 * (r.get("rating_rate") or 0)
-            + 20 * (r.get("within_target") or 0)
-            + 20 * (r.get("one_visit_rate") or 0)
-            - 2 * r["bad"]
-        )
+        workload = round(min(1.0, rates[clerk] / norm), 2) if clerk in rates and norm else 0.0
+        quality = 0.0
+        if r["served"]:
+            quality = (
+                30 * (r.get("good_rate") or 0)
+                + 10 * (r.get("rating_rate") or 0)
+                + 15 * (r.get("within_target") or 0)
+                + 15 * (r.get("one_visit_rate") or 0)
+            )
+        score = 30 * workload + quality - 2 * r["bad"]
+        busy = _clerk_sum(spans.busy, clerk, start, end)
+        idle = _clerk_sum(spans.duty, clerk, start, end) - _clerk_sum(spans.paused, clerk, start, end) - busy
         out.append(
             {
                 "clerk": clerk,
@@ -563,6 +712,9 @@ def evaluation(hall: Hall, events: Sequence[Event], quarter: str) -> list[dict[s
                 "hours_on_duty": hours_on,
                 "served": r["served"],
                 "served_per_hour": round(r["served"] / hours_on, 2) if hours_on else None,
+                "workload": workload,
+                "utilisation": round(min(1.0, busy / opened), 3) if opened else None,
+                "idle_hours": round(max(0.0, idle) / 3600, 1),
                 "service_mean_min": r.get("service_mean_min"),
                 "wait_mean_min": r.get("wait_mean_min"),
                 "within_target": r.get("within_target"),
@@ -576,6 +728,10 @@ def evaluation(hall: Hall, events: Sequence[Event], quarter: str) -> list[dict[s
         )
     out.sort(key=lambda row: -row["score"])
     return out
+
+
+def _clerk_sum(table: dict[tuple[date, str], float], clerk: str, start: date, end: date) -> float:
+    return sum(seconds for (day, key), seconds in table.items() if key == clerk and start <= day <= end)
 
 
 def _by_clerk(hall: Hall, events: Sequence[Event], start: date, end: date) -> list[dict[str, Any]]:

@@ -26,6 +26,8 @@ PUBLIC_EVENTS = frozenset(
         "ticket.recalled",
         "ticket.no_show",
         "ticket.started",
+        "ticket.suspended",
+        "ticket.resumed",
         "ticket.finished",
         "ticket.transferred",
         "ticket.cancelled",
@@ -257,6 +259,7 @@ _WHERE_ZH = {
     "no_show": "已过号，请到窗口说明或重新取号",
     "cancelled": "已取消",
     "expired": "未签到已过期，请重新取号",
+    "suspended": "已挂起，请补齐材料后回到窗口",
 }
 
 
@@ -288,6 +291,11 @@ def ticket_status(
         out["outcome"] = ticket.outcome
         out["outcome_name"] = OUTCOMES[ticket.outcome][0] if ticket.outcome in OUTCOMES else None
         out["rated"] = ticket.rating is not None
+    elif ticket.state == "suspended":
+        out["where"] = {
+            "zh": _WHERE_ZH["suspended"],
+            "en": f"Set aside: bring the missing documents back to window {ticket.window}",
+        }
     else:
         out["where"] = {"zh": _WHERE_ZH.get(ticket.state, ""), "en": ticket.state.replace("_", " ")}
     return out
@@ -340,11 +348,14 @@ def open_seconds_today(hall: Hall, now: float) -> float:
 
 
 def _busy_seconds(t: Ticket, now: float) -> float:
-    """Time a ticket held its window: from the call to the finish (or to now, or to the no-show)."""
+    """Time a ticket held its window: from the call to the finish (or to now, or to the no-show),
+    less the time it was set aside (挂起)."""
     if t.called_at is None:
         return 0.0
     end = t.finished_at or t.no_show_at or (now if t.state in ("called", "serving") else t.called_at)
-    return max(0.0, end - t.called_at)
+    if t.state == "suspended" and t.suspended_at is not None:
+        end = t.suspended_at
+    return max(0.0, end - t.called_at - t.suspended_seconds)
 
 
 def duty_seconds_today(hall: Hall, state: HallState, now: float) -> tuple[dict[int, float], dict[str, float]]:

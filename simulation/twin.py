@@ -138,7 +138,7 @@ def _future(
             sim.schedule_close(number, win.clerk, leave)
             t = state.tickets.get(win.current) if win.current else None
             if t is not None and t.category in plan.cat_index:
-                began = t.started_at if t.started_at is not None else now
+                began = t.started_at + t.suspended_seconds if t.started_at is not None else now  # less 挂起
                 busy.append((number, win.clerk, t, max(0.0, (now - began) / 60)))
         waiting = sorted(
             (t for t in state.tickets.values() if t.state == "waiting" and t.category in plan.cat_index),

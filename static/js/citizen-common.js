@@ -8,8 +8,10 @@ const Q = (() => {
   const base = `/api/v1/halls/${encodeURIComponent(hall)}`;
   const $ = (id) => document.getElementById(id);
 
+  // a kiosk page carries its device token in its address; staff pages use the browser's one staff session
   function token() {
-    return params.get("token") || sessionStorage.getItem("hallq.session") || "";
+    const staff = HallqSession.get(hall);
+    return params.get("token") || (staff ? staff.token : "");
   }
 
   async function call(method, path, body, auth = token()) {
@@ -25,6 +27,7 @@ const Q = (() => {
     const text = await resp.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch (e) { data = text; }
+    if (resp.status === 401 && !params.get("token")) HallqSession.clear();  // expired: log in again
     if (!resp.ok) {
       const err = new Error((data && data.error && data.error.message) || `HTTP ${resp.status}`);
       err.status = resp.status;
@@ -65,13 +68,14 @@ const Q = (() => {
       $("login-error").textContent = "";
       try {
         const r = await call("POST", "/api/v1/auth/login", { user: $("user").value, password: $("password").value, hall }, "");
-        sessionStorage.setItem("hallq.session", r.token);
-        sessionStorage.setItem("hallq.role", r.role);
+        HallqSession.set(hall, r);
         show();
       } catch (e) { $("login-error").textContent = e.message; }
     });
     if (token()) show();
   }
 
-  return { hall, base, params, $, token, call, clock, cell, download, staffLogin };
+  const role = () => (HallqSession.get(hall) || {}).role;
+
+  return { hall, role, base, params, $, token, call, clock, cell, download, staffLogin };
 })();

@@ -1,10 +1,15 @@
 /* hallq — the clerk's console: log in to a window, then call, recall, no-show, start, finish,
- * transfer, pause and resume — with the keyboard (C R N S F T P) or the buttons.
- * The window's live state comes from /ws/console/N; every action goes through the JSON API.
+ * transfer, pause and resume — with the keyboard (C R N S F T P) or the buttons; the queue in
+ * calling order (↑ ↓ to pick, X 叫指定号 with a reason), 挂起 (G) and 恢复办理 (U) of a ticket,
+ * a service timer and the clerk's count of services finished today.
+ * The window's live state and its desk (queue, set-aside tickets, served today) come from
+ * /ws/console/N; every action goes through the JSON API.
  */
 (function () {
   "use strict";
   var hall, page, session = null, win = null, queues = {}, feed = null;
+  var desk = null, offset = 0, picked = null;  // offset: server clock minus this browser's, in seconds
+  var DIALOGS = ["finish-dialog", "transfer-dialog", "pause-dialog", "choose-dialog", "suspend-dialog"];
   var STORE = "hallq.console.";
 
   function $(id) { return document.getElementById(id); }
@@ -39,9 +44,12 @@
     $("current-state").setAttribute("data-state", cur ? cur.state : "none");
     $("reason").textContent = cur && cur.reason ? cur.reason : "—";
     var has = function (s) { return !!cur && cur.state === s; };
+    var free = win.status === "open" && !cur;
     var enable = {
-      call: win.status === "open" && !cur, recall: has("called"), noshow: has("called"), start: has("called"),
-      finish: has("serving"), transfer: !!cur, pause: win.status === "open" && !cur, resume: win.status === "paused"
+      call: free, recall: has("called"), noshow: has("called"), start: has("called"),
+      finish: has("serving"), transfer: !!cur, pause: free, resume: win.status === "paused",
+      choose: free && !!desk && desk.queue.length > 0, suspend: has("serving"),
+      unsuspend: free && !!desk && desk.suspended.length > 0
     };
     Object.keys(enable).forEach(function (a) { document.querySelector('[data-action="' + a + '"]').disabled = !enable[a]; });
     document.querySelector('[data-action="pause"]').hidden = win.status === "paused";
@@ -51,10 +59,71 @@
       return '<tr data-category="' + id + '"><td>' + c.prefix + " " + I18n.both(c.name, c.name_en) + '</td><td class="num waiting">' +
         q.waiting + '</td><td class="num">' + (q.estimated_wait_minutes == null ? "—" : I18n.wait(q)) + "</td></tr>";
     }).join("");
+    renderDesk();
+    tick();
+  }
+
+  function marks(row) {
+    var out = [];
+    if (row.priority) out.push('<span class="mark mark-priority">' + I18n.both(row.priority + "优先", "priority") + "</span>");
+    if (row.appointment) out.push('<span class="mark">' + I18n.both("预约", "appointment") + "</span>");
+    if (row.transferred) out.push('<span class="mark">' + I18n.both("转办", "transferred") + "</span>");
+    if (!row.arrived) out.push('<span class="mark">' + I18n.both("未签到", "not checked in") + "</span>");
+    return out.join("");
+  }
+
+  function renderDesk() {
+    if (!desk) return;
+    var queue = desk.queue;
+    if (picked && !queue.some(function (r) { return r.ticket === picked; })) picked = null;
+    $("waiting-count").innerHTML = I18n.both(desk.waiting + "人", desk.waiting + " waiting");
+    $("served-today").innerHTML = I18n.both(desk.served_today + "件", String(desk.served_today));
+    $("waiting").querySelector("tbody").innerHTML = queue.length ? queue.map(function (r, i) {
+      var c = cat(r.category);
+      return '<tr data-ticket="' + I18n.escape(r.ticket) + '" aria-selected="' + (r.ticket === picked) + '" title="' + I18n.escape(r.reason) + '">' +
+        '<td class="num">' + (i + 1) + '</td><td class="ticket-number">' + I18n.escape(r.number) + "</td><td>" + I18n.both(c.name, c.name_en) +
+        '</td><td class="num">' + I18n.both(r.waited_minutes + "分钟", r.waited_minutes + " min") + "</td><td>" + marks(r) +
+        '</td><td><button class="btn btn-small" data-choose="' + I18n.escape(r.ticket) + '">' + I18n.both("叫此号", "Call this") + "</button></td></tr>";
+    }).join("") : '<tr><td colspan="6" class="muted">' + I18n.both("暂无等候", "Nobody waiting") + "</td></tr>";
+    $("suspended-box").hidden = desk.suspended.length === 0;
+    $("suspended").querySelector("tbody").innerHTML = desk.suspended.map(function (r) {
+      return '<tr data-ticket="' + I18n.escape(r.ticket) + '"><td class="ticket-number">' + I18n.escape(r.number) + "</td><td>" +
+        I18n.both("挂起" + r.minutes + "分钟", "aside " + r.minutes + " min") + (r.window !== session.window ? " · " + I18n.both(r.window + "号窗口", "window " + r.window) : "") +
+        '</td><td><button class="btn btn-small" data-resume-ticket="' + I18n.escape(r.ticket) + '">' + I18n.both("恢复办理", "Resume") + "</button></td></tr>";
+    }).join("");
+  }
+
+  function clock(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var m = Math.floor(seconds / 60), sec = seconds % 60;
+    return (m < 10 ? "0" : "") + m + ":" + (sec < 10 ? "0" : "") + sec;
+  }
+
+  /* The service timer: since 开始办理, less the time the ticket was set aside. */
+  function tick() {
+    var c = desk && desk.current, serving = win && win.current && win.current.state === "serving";
+    var running = serving && c && c.ticket === win.current.ticket && c.started_at;
+    $("timer").textContent = running ? clock(Date.now() / 1000 + offset - c.started_at - c.suspended_seconds) : "—";
+  }
+
+  function takeDesk(d) {
+    if (!d) return;
+    desk = d;
+    offset = d.now - Date.now() / 1000;
+  }
+
+  function pick(step) {
+    if (!desk || !desk.queue.length) return;
+    var ids = desk.queue.map(function (r) { return r.ticket; }), i = ids.indexOf(picked);
+    picked = ids[i < 0 ? (step > 0 ? 0 : ids.length - 1) : Math.max(0, Math.min(ids.length - 1, i + step))];
+    renderDesk();
+    var row = $("waiting").querySelector('tr[aria-selected="true"]');
+    if (row && row.scrollIntoView) row.scrollIntoView({ block: "nearest" });
   }
 
   function onEvent(msg) {
     (msg.queues || []).forEach(function (q) { queues[q.category] = q; });
+    takeDesk(msg.desk);
     var ev = msg.event, d = ev.data, mine = d.window === session.window;
     if (ev.type === "ticket.called" && mine) {
       win.current = { ticket: d.ticket, number: d.number, category: d.category, state: "called", reason: d.reason };
@@ -63,6 +132,11 @@
       if (!win.current || win.current.ticket !== d.ticket) win.current = { ticket: d.ticket, number: d.number, category: (win.current || {}).category, state: "called" };
       log("重呼 " + d.number, "Recalled " + d.number);
     } else if (ev.type === "ticket.started" && mine && win.current) { win.current.state = "serving"; log("开始办理 " + d.number, "Started " + d.number); }
+    else if (ev.type === "ticket.suspended" && mine) { win.current = null; log("挂起 " + d.number + "：" + d.reason, "Set aside " + d.number + ": " + d.reason); }
+    else if (ev.type === "ticket.resumed" && mine) {
+      win.current = { ticket: d.ticket, number: d.number, category: d.category, state: "serving", reason: "恢复办理" };
+      log("恢复办理 " + d.number, "Resumed " + d.number);
+    }
     else if ((ev.type === "ticket.finished" || ev.type === "ticket.no_show" || ev.type === "ticket.transferred") && mine) {
       win.current = null;
       var what = { "ticket.finished": ["办结", "Finished"], "ticket.no_show": ["过号", "No-show"], "ticket.transferred": ["转办", "Transferred"] }[ev.type];
@@ -83,7 +157,8 @@
 
   function act(action, body) {
     var path = { call: "/call-next", recall: "/recall", noshow: "/no-show", start: "/start", finish: "/finish",
-      transfer: "/transfer", pause: "/pause", resume: "/resume", close: "/close" }[action];
+      transfer: "/transfer", pause: "/pause", resume: "/resume", close: "/close", choose: "/call-ticket",
+      suspend: "/suspend", unsuspend: "/resume-ticket" }[action];
     return HallqFeed.api("POST", base() + path, body || {}, { token: session.token, key: HallqFeed.newKey() }).then(function (r) {
       if (r.ok) { $("desk-message").hidden = true; return r; }
       message(HallqFeed.errorHtml(r), "error");
@@ -93,15 +168,26 @@
   }
 
   function dialog(id) {
-    ["finish-dialog", "transfer-dialog", "pause-dialog"].forEach(function (d) { $(d).hidden = d !== id; });
+    DIALOGS.forEach(function (d) { $(d).hidden = d !== id; });
     if (id) { var f = $(id).querySelector("input, select"); if (f) f.focus(); }
   }
-  function dialogOpen() { return !$("finish-dialog").hidden || !$("transfer-dialog").hidden || !$("pause-dialog").hidden; }
+  function openDialog() { return DIALOGS.filter(function (d) { return !$(d).hidden; })[0]; }
+  function dialogOpen() { return !!openDialog(); }
 
-  function run(action) {
+  function run(action, ticket) {
     var btn = document.querySelector('[data-action="' + action + '"]');
     if (!btn || btn.disabled || btn.hidden) return;
-    if (action === "finish") { $("finish-number").textContent = win.current.number; $("case-number").value = ""; dialog("finish-dialog"); }
+    if (action === "choose") {
+      if (ticket) { picked = ticket; renderDesk(); }
+      var row = desk.queue.filter(function (r) { return r.ticket === picked; })[0];
+      if (!row) { message(I18n.both("请先用 ↑ ↓ 或点击选择要呼叫的号", "Pick a ticket first (↑ ↓ or click)"), "error"); return; }
+      $("choose-number").textContent = row.number;
+      $("choose-note").value = "";
+      dialog("choose-dialog");
+    }
+    else if (action === "suspend") { $("suspend-number").textContent = win.current.number; dialog("suspend-dialog"); }
+    else if (action === "unsuspend") act("unsuspend", { ticket: ticket || desk.suspended[0].ticket });
+    else if (action === "finish") { $("finish-number").textContent = win.current.number; $("case-number").value = ""; dialog("finish-dialog"); }
     else if (action === "transfer") { $("to-category").value = win.current.category; dialog("transfer-dialog"); }
     else if (action === "pause") dialog("pause-dialog");
     else act(action);
@@ -117,6 +203,7 @@
     feed = HallqFeed.connect("/ws/console/" + s.window + "?hall=" + encodeURIComponent(page.hall) + "&token=" + encodeURIComponent(s.token), {
       snapshot: function (msg) {
         win = msg.window;
+        takeDesk(msg.desk);
         (msg.queues || []).forEach(function (q) { queues[q.category] = q; });
         render();
       },
@@ -187,6 +274,27 @@
       act("transfer", body);
     });
     $("pause-dialog").addEventListener("submit", function (ev) { ev.preventDefault(); dialog(null); act("pause", { reason: $("pause-reason").value, note: $("pause-note").value.trim() || null }); });
+    $("choose-reason").innerHTML = Object.keys(hall.call_reasons).map(function (k) {
+      return '<option value="' + k + '">' + I18n.escape(hall.call_reasons[k].zh + " " + hall.call_reasons[k].en) + "</option>";
+    }).join("");
+    $("choose-dialog").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var body = { ticket: picked, reason: $("choose-reason").value };
+      if ($("choose-note").value.trim()) body.note = $("choose-note").value.trim();
+      dialog(null);
+      act("choose", body).then(function (r) { if (r.ok) picked = null; });
+    });
+    $("suspend-dialog").addEventListener("submit", function (ev) { ev.preventDefault(); dialog(null); act("suspend", { reason: $("suspend-reason").value }); });
+    $("waiting").addEventListener("click", function (ev) {
+      var b = ev.target.closest("[data-choose]"), tr = ev.target.closest("tr[data-ticket]");
+      if (b) run("choose", b.getAttribute("data-choose"));
+      else if (tr) { picked = tr.getAttribute("data-ticket"); renderDesk(); }
+    });
+    $("suspended").addEventListener("click", function (ev) {
+      var b = ev.target.closest("[data-resume-ticket]");
+      if (b) run("unsuspend", b.getAttribute("data-resume-ticket"));
+    });
+    setInterval(tick, 1000);
     $("logout").addEventListener("click", function () {
       act("close").then(function () { sessionStorage.removeItem(STORE + page.hall); location.reload(); });
     });
@@ -194,15 +302,16 @@
       if (ev.key === "Escape") { dialog(null); return; }
       if (ev.key === "Enter" && dialogOpen() && (ev.target.tagName || "").toLowerCase() !== "button") {
         // Enter confirms the open dialog, also from a <select> (which has no implicit submission)
-        var open = ["finish-dialog", "transfer-dialog", "pause-dialog"].filter(function (d) { return !$(d).hidden; })[0];
         ev.preventDefault();
-        $(open).requestSubmit();
+        $(openDialog()).requestSubmit();
         return;
       }
       if (!session || dialogOpen() || ev.ctrlKey || ev.altKey || ev.metaKey) return;
       var tag = (ev.target.tagName || "").toLowerCase();
       if (tag === "input" || tag === "textarea" || tag === "select") return;
-      var action = { c: "call", r: "recall", n: "noshow", s: "start", f: "finish", t: "transfer" }[ev.key.toLowerCase()];
+      if (ev.key === "ArrowDown" || ev.key === "ArrowUp") { ev.preventDefault(); pick(ev.key === "ArrowDown" ? 1 : -1); return; }
+      var action = { c: "call", r: "recall", n: "noshow", s: "start", f: "finish", t: "transfer",
+        x: "choose", g: "suspend", u: "unsuspend" }[ev.key.toLowerCase()];
       if (ev.key.toLowerCase() === "p") action = win && win.status === "paused" ? "resume" : "pause";
       if (action) { ev.preventDefault(); run(action); }
     });

@@ -183,9 +183,9 @@
     };
   }
 
-  /* The manager pages' login form (#login, #user, #password, #login-error): a session kept per hall in
-     sessionStorage under ``storeKey``; ``start(token)`` runs once logged in (at once when a session exists). */
-  function managerLogin(hallId, storeKey, start) {
+  /* The manager pages' login form (#login, #user, #password, #login-error): the one staff session of the
+     browser (HallqSession); ``start(token)`` runs once logged in (at once when a manager session exists). */
+  function managerLogin(hallId, start) {
     document.getElementById("login").addEventListener("submit", function (ev) {
       ev.preventDefault();
       var user = document.getElementById("user").value.trim(), password = document.getElementById("password").value;
@@ -196,12 +196,12 @@
           box.innerHTML = r.ok ? I18n.both("该账号不是管理人员", "not a manager account") : errorHtml(r);
           return;
         }
-        sessionStorage.setItem(storeKey + hallId, r.body.token);
+        HallqSession.set(hallId, r.body);
         start(r.body.token);
       });
     });
-    var saved = sessionStorage.getItem(storeKey + hallId);
-    if (saved) start(saved);
+    var saved = HallqSession.get(hallId, ["manager"]);
+    if (saved) start(saved.token);
   }
 
   window.HallqFeed = { connect: connect, api: api, errorText: errorText, errorHtml: errorHtml, splitMessage: splitMessage,
@@ -209,10 +209,10 @@
 })();
 
 /* The planner's workbench login (/plan): like managerLogin, but any of ``roles`` may log in (manager or
-   planner); the session is kept in sessionStorage under ``storeKey + hallId``. */
+   planner); the session is the browser's one staff session (HallqSession). */
 (function () {
   "use strict";
-  function staffLogin(hallId, storeKey, roles, start) {
+  function staffLogin(hallId, roles, start) {
     var api = window.HallqFeed.api, errorHtml = window.HallqFeed.errorHtml;
     document.getElementById("login").addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -225,12 +225,12 @@
             : errorHtml(r);
           return;
         }
-        sessionStorage.setItem(storeKey + hallId, r.body.token);
+        HallqSession.set(hallId, r.body);
         start(r.body.token, r.body.role);
       });
     });
-    var saved = sessionStorage.getItem(storeKey + hallId);
-    if (saved) start(saved, null);
+    var saved = HallqSession.get(hallId, roles);
+    if (saved) start(saved.token, saved.role);
   }
   window.HallqFeed.staffLogin = staffLogin;
 })();

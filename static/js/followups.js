@@ -27,7 +27,7 @@
     $("overdue-count").textContent = r.overdue;
     const body = $("rows");
     body.textContent = "";
-    const role = sessionStorage.getItem("hallq.role");
+    const role = Q.role();
     for (const f of r.followups) {
       const tr = document.createElement("tr");
       tr.dataset.id = f.id;

@@ -7,7 +7,6 @@
  */
 (function () {
   "use strict";
-  var STORE = "hallq.manager.";
   var hall, page, token, timer = null, reasons = {}, last = null;
   var REBALANCE_EVERY = 30000, rebalancedAt = 0, rebalanceTimer = null, recs = null, note = "", adopted = [];
 
@@ -141,7 +140,7 @@
     timer = null;
     HallqFeed.api("GET", "/pages/manager?hall=" + encodeURIComponent(page.hall), undefined, { token: token }).then(function (r) {
       if (r.ok) render(r.body);
-      else if (r.status === 401 || r.status === 403) { sessionStorage.removeItem(STORE + page.hall); location.reload(); }
+      else if (r.status === 401 || r.status === 403) { HallqSession.clear(); location.reload(); }
     });
   }
   function soon() { if (!timer) timer = setTimeout(refresh, 250); }
@@ -168,7 +167,8 @@
         soon();
         rebalanceSoon();
       },
-      sync: function () { soon(); rebalanceSoon(); }
+      sync: function () { soon(); rebalanceSoon(); },
+      refused: function () { HallqSession.clear(); location.reload(); }  // the session ended: log in again
     });
     $("recommendations").addEventListener("click", function (ev) {
       var b = ev.target.closest("[data-apply]");
@@ -183,6 +183,6 @@
     page = data.page;
     setInterval(function () { $("clock").textContent = new Date().toTimeString().slice(0, 8); }, 1000);
     document.addEventListener("hallq:lang", function () { if (last) render(last); renderRecs(); });
-    HallqFeed.managerLogin(page.hall, STORE, function (t) { token = t; start(); });
+    HallqFeed.managerLogin(page.hall, function (t) { token = t; start(); });
   });
 })();

@@ -11,7 +11,6 @@
  */
 (function () {
   "use strict";
-  var STORE = "hallq.plan.";
   var API = "/api/v1/plan";
   var WEEKDAYS = [["mon", "一", "Mon"], ["tue", "二", "Tue"], ["wed", "三", "Wed"], ["thu", "四", "Thu"],
                   ["fri", "五", "Fri"], ["sat", "六", "Sat"], ["sun", "日", "Sun"]];
@@ -49,7 +48,7 @@
   }
 
   function logout() {
-    sessionStorage.removeItem(STORE + page.hall);
+    HallqSession.clear();
     location.reload();
   }
 
@@ -1271,6 +1270,6 @@
         $("template").value = keep;
       }
     });
-    HallqFeed.staffLogin(page.hall, STORE, ["manager", "planner"], function (tk) { start(tk); });
+    HallqFeed.staffLogin(page.hall, ["manager", "planner"], function (tk) { start(tk); });
   });
 })();

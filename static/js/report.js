@@ -14,7 +14,7 @@
       const tr = document.createElement("tr");
       for (const c of columns) {
         let v = r[c.key];
-        if (typeof v === "number" && /(_rate|^within_target)$/.test(c.key)) v = `${(v * 100).toFixed(1)}%`;
+        if (typeof v === "number" && /(_rate|^within_target|^utilisation)$/.test(c.key)) v = `${(v * 100).toFixed(1)}%`;
         tr.appendChild(cell(v));
       }
       t.appendChild(tr);

@@ -4,7 +4,6 @@
  */
 (function () {
   "use strict";
-  var STORE = "hallq.manager.";
   var page, token, last = null;
   var WEEKDAYS = [["一", "Mon"], ["二", "Tue"], ["三", "Wed"], ["四", "Thu"], ["五", "Fri"], ["六", "Sat"], ["日", "Sun"]];
 
@@ -69,13 +68,13 @@
     $("run-form").addEventListener("submit", run);
     HallqFeed.api("GET", base() + "/roster", undefined, { token: token }).then(function (r) {
       if (r.ok) { $("week").value = r.body.week_start; render(r.body); }
-      else if (r.status === 401 || r.status === 403) { sessionStorage.removeItem(STORE + page.hall); location.reload(); }
+      else if (r.status === 401 || r.status === 403) { HallqSession.clear(); location.reload(); }
     });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     page = HallqFeed.pageData().page;
     document.addEventListener("hallq:lang", function () { if (last) render(last); });
-    HallqFeed.managerLogin(page.hall, STORE, function (t) { token = t; start(); });
+    HallqFeed.managerLogin(page.hall, function (t) { token = t; start(); });
   });
 })();

@@ -15,7 +15,7 @@
     }
     $("t-number").textContent = s.number;
     $("t-category").innerHTML = I18n.both(s.category_name, s.category_name_en);
-    var names = { waiting: ["等候中", "Waiting"], called: ["正在呼叫您", "You are being called"], serving: ["办理中", "Being served"],
+    var names = { waiting: ["等候中", "Waiting"], called: ["正在呼叫您", "You are being called"], serving: ["办理中", "Being served"], suspended: ["已挂起", "Set aside"],
       finished: ["已办结", "Finished"], no_show: ["已过号", "Missed"], cancelled: ["已取消", "Cancelled"], expired: ["已过期", "Expired"] };
     var n = names[s.state] || [s.state, s.state];
     $("t-state").innerHTML = I18n.both(n[0], n[1]);
