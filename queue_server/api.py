@@ -633,7 +633,7 @@ ROUTES: list[Route] = [
     _window_route(
         "resume-ticket", lambda w, b: ResumeTicket(w, b.ticket), TicketRef, "恢复办理 Resume a suspended ticket"
     ),
-        _window_route("pause", lambda w, b: PauseWindow(w, b.reason, b.note), PauseBody, "暂停 Pause"),
+    _window_route("pause", lambda w, b: PauseWindow(w, b.reason, b.note), PauseBody, "暂停 Pause"),
     _window_route("resume", lambda w, b: ResumeWindow(w), Empty, "恢复 Resume"),
     _window_route("close", lambda w, b: CloseWindow(w), Empty, "关闭窗口 Close"),
     Route(
