@@ -54,7 +54,7 @@ def a_morning(hq: Hallq) -> dict[str, str]:
     hq.set(MON, "09:40")
     hq.do(FinishService(16))
     hq.do(RateService(second, 5))
-    hq.do(PauseWindow(16, "临时离岗"))
+    hq.do(PauseWindow(16, "break"))
     hq.set(MON, "09:50")
     hq.do(ResumeWindow(16))
     hq.do(CallNext(16))  # third

@@ -95,7 +95,7 @@ def test_a_remote_ticket_not_checked_in_cannot_be_chosen(hall: Driver) -> None:
 
 def test_a_paused_window_calls_no_chosen_ticket(hall: Driver) -> None:
     t = hall.do(IssueTicket("A"))["ticket"]
-    hall.do(PauseWindow(1, "临时离岗"), "clerk:k1")
+    hall.do(PauseWindow(1, "break"), "clerk:k1")
     assert hall.refused(CallTicket(1, t, "special")).code == "window_paused"
 
 
