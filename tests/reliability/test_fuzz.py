@@ -65,7 +65,9 @@ def test_no_request_gets_a_500_or_half_applies(case, fuzz_server):
     after = server.get("/api/v1/halls/demo/snapshot").body["seq"]
     if response.status_code >= 400:
         body = response.json()
-        assert set(body["error"]) == {"code", "message", "field"} and body["error"]["message"]
+        error = body["error"]
+        assert set(error) == {"code", "message", "field", "message_zh", "message_en", "details"}
+        assert error["message"] and error["message_zh"]  # a refusal always says why, in Chinese first
         assert after == before, "a refused request changed the hall"
     else:
         assert after - before in (0, 1)  # one command, at most one event
