@@ -28,7 +28,16 @@ def test_the_demos_estimates_and_utilisation_follow_its_clock(server_factory, tm
         args=(dep.halls[0], server.base, Authority(dep, SECRET.encode()), 60, 0.75, "hallq-demo", 5, stats, True),
     )
     demo.start()
-    time.sleep(20)  # clerks have finished their first services: the day's service times are known
+    # wait until the demo's clerks have finished a few tax services: the day's
+    # service times are known (a fixed sleep was too short on a loaded machine)
+    tax_windows = {w.number for w in dep.halls[0].windows if "tax" in dep.halls[0].window_categories(w.number)}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and demo.is_alive():
+        rows = server.get("/pages/manager?hall=demo", token=manager).body["utilisation"]["windows"]
+        if sum(r["served"] for r in rows if r["number"] in tax_windows) >= 3:
+            break
+        time.sleep(0.5)
+    time.sleep(3)  # and the twin's next forecast (refresh every second) has been made from them
     watched: dict[str, tuple[float, dict[str, Any]]] = {}
     for _ in range(4):
         resp = server.post(f"{HALL}/tickets", {"category": "tax"}, token=manager)
