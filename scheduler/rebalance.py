@@ -6,24 +6,30 @@ the live state what to change for the next ``rebalance.horizon_minutes``:
 1. **Forecast**: per category, the citizens waiting now plus the arrivals expected
    over the horizon — the config's profile blended with what the hall saw in the
    last 30 minutes (a surge shows up there first).
-2. **Candidates, from CP-SAT**: each clerk at an open window stays as they are, or
-   takes one action — a **work profile** (工作模式: their window calls every category
-   they are skilled for, or only one of them; nobody walks, so it costs nothing but
-   the change itself) or a **move** to a closed window whose categories they are
-   skilled for (they lose ``rebalance.switch_cost_minutes`` walking and logging in).
-   A fluid model shares each clerk's minutes among the categories they would serve
-   and minimises the total waiting (the area under the queues) plus a cost per
-   action. A clerk whose window changed (moved, opened, new profile) less than
-   ``rebalance.min_stay_minutes`` ago, or whose shift or break begins within that
-   time, is left alone; at most ``rebalance.max_moves`` actions at once. The plan for
-   each number of actions, and each action of the largest plan alone, are candidates.
+2. **Candidates, from CP-SAT and whole pools**: each clerk at an open window stays as
+   they are, or takes one action — a **work profile** (工作模式: their window calls every
+   category they are skilled for, one of their window's, their window class's pool, their
+   window's own categories again, or their own plus the longest queue they know; nobody
+   walks, so it costs nothing but the change itself and is open at any time) or a **move**
+   to a closed window whose categories they are skilled for (they lose
+   ``rebalance.switch_cost_minutes`` walking and logging in). A fluid model shares each
+   clerk's minutes among the categories they would serve and minimises the total waiting
+   (the area under the queues) plus a cost per action. A clerk seated less than
+   ``rebalance.min_stay_minutes`` ago, or whose shift or break begins within that time, is
+   not moved; at most ``rebalance.max_moves`` actions per plan. The plan for each number of
+   actions, and each action of the largest plan alone, are candidates; so are group
+   changes of profiles that no small plan reaches: each window class pooled (its clerks call
+   the union of what they know), the whole hall pooled, everyone back to their window's own
+   categories, and the naive rule's step (a clerk takes on the longest queue they know) — so
+   the look-ahead always weighs what a simple rule would do.
 3. **Look-ahead, on the simulation's live twin**: every candidate and "change nothing"
-   run on the same ``rebalance.lookahead_reps`` futures of the hall from its live
-   state (common random numbers: the same arrivals and service times whatever the
-   candidate). A candidate is recommended only if it lowers the hall's mean wait
-   significantly (the 95% interval of the paired difference lies below zero) and its
-   categories gain at least ``rebalance.min_gain_minutes``; the best such one wins. A
-   move the look-ahead scores worse is never recommended.
+   run on the same futures of the hall from its live state (common random numbers: the
+   same arrivals and service times whatever the candidate) — all on the first
+   ``SCREEN_REPS``, the ``SCREEN_KEEP`` most promising on all ``rebalance.lookahead_reps``.
+   A candidate is recommended only if it lowers the hall's mean wait significantly (the
+   95% interval of the paired difference lies below zero) and its categories gain at least
+   ``rebalance.min_gain_minutes``; the best such one wins. A move the look-ahead scores
+   worse is never recommended.
 4. **Recommendations** say the predicted effect where the clerk goes, with the 95%
    interval the day will fall in if the model is right, and its cost where they come
    from: 「建议将高燕从商事登记综合窗口（1号）调至税务窗口（18号），预计税务办理平均等待
@@ -65,6 +71,8 @@ Action = MoveClerk | SetWindowProfile
 Kind = Literal["move", "profile"]
 SAMPLES = 4  # points at which the fluid queues are sampled over the horizon
 SCALE = 100  # fluid quantities in 1/100 citizen
+SCREEN_REPS = 6  # futures every candidate is scored on before the most promising get the rest
+SCREEN_KEEP = 4  # candidates scored on all ``rebalance.lookahead_reps`` futures
 PROFILE_PENALTY = 0.25  # a profile change, in the fluid objective, costs this share of a move's
 
 
@@ -213,13 +221,27 @@ def _minutes_left(hall: Hall, now: float, clerk: str, roster: Roster | None) -> 
     return min((e - t for e in ends if e > t), default=0.0)
 
 
-def _clerks(hall: Hall, state: HallState, now: float, roster: Roster | None) -> list[_Clerk]:
-    """Clerks at open windows and what each may do: stay, take a work profile, or move to a
-    closed window (only a clerk settled for ``min_stay_minutes`` with that long still on duty)."""
+def _clerks(
+    hall: Hall, state: HallState, now: float, roster: Roster | None, queue: dict[str, int] | None = None
+) -> list[_Clerk]:
+    """Clerks at open windows and what each may do: stay; take a work profile (every category
+    they are skilled for, one of their window's, their window class's pool — the union of what
+    the class's clerks now at work know —, their window's own categories again, or their own
+    plus the longest queue they know); or move to a closed window. Nobody walks for a profile,
+    so it is open to any clerk at any time; a move only to a clerk seated for
+    ``min_stay_minutes`` with that long still on duty."""
     settings = hall.rebalance
+    queue = queue or {}
     taken = {n for n, w in state.windows.items() if w.status != "closed"}
     free = [w.number for w in hall.windows if w.number not in taken]
     order = [c.id for c in hall.categories]
+    pools: dict[str, set[str]] = {}
+    for number, win in state.windows.items():
+        if win.status == "open" and win.clerk is not None:
+            try:
+                pools.setdefault(hall.window(number).window_class, set()).update(hall.clerk(win.clerk).skills)
+            except KeyError:
+                continue
     out = []
     seen: set[str] = set()
     for number, win in sorted(state.windows.items()):
@@ -232,20 +254,70 @@ def _clerks(hall: Hall, state: HallState, now: float, roster: Roster | None) -> 
             continue  # a clerk not in the config: we know nothing of their skills
         current = serving_categories(hall, win)
         options = [_Option("stay", number, current)]
-        changed = max(x for x in (win.since, win.profile_since, -math.inf) if x is not None)
-        settled = now - changed >= settings.min_stay_minutes * 60
+
+        def profile(cats: Sequence[str], options: list[_Option] = options, cfg: Any = cfg, at: int = number) -> None:
+            wanted = tuple(g for g in order if g in cats and g in cfg.skills)
+            if wanted and frozenset(wanted) != options[0].serves and all(o.profile != wanted for o in options):
+                options.append(_Option("profile", at, frozenset(wanted), wanted))
+
+        profile(order)  # every category the clerk knows
+        if len(current) > 1:
+            for g in order:
+                if g in current:
+                    profile((g,))
+        profile(tuple(pools.get(hall.window(number).window_class, ())))
+        profile(hall.window_categories(number))
+        known = [g for g in order if g in cfg.skills]
+        longest = max(known, key=lambda g: (queue.get(g, 0), -order.index(g)), default=None)
+        ahead = queue.get(longest, 0) if longest is not None and longest not in current else 0
+        if longest is not None and ahead >= 2 and ahead > sum(queue.get(g, 0) for g in current):
+            profile((*current, longest))
+        settled = win.since is None or now - win.since >= settings.min_stay_minutes * 60
         if settled and _minutes_left(hall, now, cfg.id, roster) >= settings.min_stay_minutes:
-            wide = tuple(g for g in order if g in cfg.skills)
-            if frozenset(wide) != current:
-                options.append(_Option("profile", number, frozenset(wide), wide))
-            if len(current) > 1:
-                options += [_Option("profile", number, frozenset({g}), (g,)) for g in order if g in current]
             for w in free:
                 cats = _serves(hall, cfg.id, w)
                 if cats:
                     options.append(_Option("move", w, cats))
         out.append(_Clerk(cfg.id, cfg.name, number, tuple(options)))
     return out
+
+
+def _groups(hall: Hall, clerks: list[_Clerk], queue: dict[str, int]) -> list[tuple[tuple[str, int], ...]]:
+    """Candidates that change many clerks' profiles at once (nobody walks), beside CP-SAT's few
+    actions: each window class pooled (its clerks call the class's pool), the whole hall pooled
+    (everyone calls all they know), everyone back to their window's own categories, and the
+    naive rule's step (a clerk whose categories have fewer waiting than the longest queue they
+    know takes it on) — so the look-ahead always weighs what a simple rule would do."""
+    order = [c.id for c in hall.categories]
+
+    def pick(clerk: _Clerk, test: Any) -> int | None:
+        return next((i for i, o in enumerate(clerk.options) if o.kind == "profile" and test(clerk, o)), None)
+
+    def group(members: Sequence[_Clerk], test: Any) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted((c.id, i) for c in members if (i := pick(c, test)) is not None))
+
+    def skills_of(c: _Clerk) -> frozenset[str]:
+        return frozenset(hall.clerk(c.id).skills) & frozenset(order)
+
+    by_class: dict[str, list[_Clerk]] = {}
+    for c in clerks:
+        by_class.setdefault(hall.window(c.window).window_class, []).append(c)
+    out: list[tuple[tuple[str, int], ...]] = []
+    for members in by_class.values():
+        pool = frozenset().union(*(skills_of(c) for c in members))
+        out.append(group(members, lambda c, o, pool=pool: o.serves == pool & skills_of(c)))
+    out.append(group(clerks, lambda c, o: o.serves == skills_of(c)))
+    out.append(group(clerks, lambda c, o: o.serves == _serves(hall, c.id, c.window)))
+
+    def naive(c: _Clerk, o: _Option) -> bool:
+        extra = o.serves - c.options[0].serves
+        known = [g for g in order if g in skills_of(c)]
+        longest = max(known, key=lambda g: (queue.get(g, 0), -order.index(g)), default=None)
+        return o.serves >= c.options[0].serves and extra == {longest}
+
+    out.append(group(clerks, naive))
+    seen: set[tuple[tuple[str, int], ...]] = set()
+    return [g for g in out if g and not (g in seen or seen.add(g))]  # type: ignore[func-returns-value]
 
 
 @dataclass
@@ -514,7 +586,7 @@ def recommend_moves(
     for t in state.tickets.values():
         if t.state == "waiting":
             queue[t.category] = queue.get(t.category, 0) + 1
-    clerks = _clerks(hall, state, now, roster)
+    clerks = _clerks(hall, state, now, roster, queue)
     by_id = {c.id: c for c in clerks}
     base = _evaluate(hall, state, clerks, queue, arrival, {})
     plans: dict[tuple[tuple[str, int], ...], _Fluid] = {}
@@ -523,11 +595,18 @@ def recommend_moves(
         plans.setdefault(fluid.actions, fluid)
         if len(fluid.actions) < k:
             break
-    walking = _solve(hall, state, clerks, queue, arrival, settings.max_moves, moves_only=True)
-    plans.setdefault(walking.actions, walking)  # the best plan that only moves clerks, too
+    if any(o.kind == "move" for c in clerks for o in c.options):
+        walking = _solve(hall, state, clerks, queue, arrival, settings.max_moves, moves_only=True)
+        plans.setdefault(walking.actions, walking)  # the best plan that only moves clerks, too
     largest = max(plans, key=len, default=())
     for act in largest:
         plans.setdefault((act,), _evaluate(hall, state, clerks, queue, arrival, dict([act])))
+    for key in _groups(hall, clerks, queue):
+        pooled = _evaluate(hall, state, clerks, queue, arrival, dict(key))
+        # where the fluid model sees some queue gain (its even sharing is too crude to weigh a
+        # pool's gain against its cost: the simulation does that)
+        if any(pooled.waits[g] < base.waits[g] - 1e-9 for g in base.waits):
+            plans.setdefault(key, pooled)
     plans.pop((), None)
 
     def fluid_gain(f: _Fluid) -> float:
@@ -583,19 +662,34 @@ def recommend_moves(
             )
     elif plans:
         keys = list(plans)
-        candidates = [[_command(by_id[c], by_id[c].options[i]) for c, i in key] for key in keys]
-        scores = score_actions(
-            hall,
-            state,
-            now,
-            [[], *candidates],
-            reps=reps or settings.lookahead_reps,
-            seed=state.seq if seed is None else seed,
-            horizon_minutes=horizon,
-            roster=roster,
-            walk_minutes=settings.switch_cost_minutes,
-            arrival_scale=arrival_scale(hall, state, now),
-        )
+        total_reps = reps or settings.lookahead_reps
+        screen = min(total_reps, SCREEN_REPS)
+
+        def simulate(ks: Sequence[tuple[tuple[str, int], ...]], n: int, first: int = 0) -> list[FutureWaits]:
+            return score_actions(
+                hall,
+                state,
+                now,
+                [[], *([_command(by_id[c], by_id[c].options[i]) for c, i in key] for key in ks)],
+                reps=n,
+                seed=state.seq if seed is None else seed,
+                horizon_minutes=horizon,
+                roster=roster,
+                walk_minutes=settings.switch_cost_minutes,
+                arrival_scale=arrival_scale(hall, state, now),
+                first_rep=first,
+            )
+
+        # every candidate on the first futures; the most promising then on the rest as well
+        scores = simulate(keys, screen)
+        if total_reps > screen and len(keys) > SCREEN_KEEP:
+            ahead = sorted(
+                range(len(keys)), key=lambda j: (float(np.nanmean(scores[j + 1].mean() - scores[0].mean())), j)
+            )
+            keys = [keys[j] for j in sorted(ahead[:SCREEN_KEEP])]
+            scores = [scores[0], *(scores[keys_index + 1] for keys_index in sorted(ahead[:SCREEN_KEEP]))]
+        if total_reps > screen:
+            scores = [a.then(b) for a, b in zip(scores, simulate(keys, total_reps - screen, screen), strict=True)]
         none = scores[0]
         none_mean = float(np.nanmean(none.mean()))
         looked["none"] = {"mean": round(none_mean, 2)}

@@ -282,6 +282,13 @@ class FutureWaits:
         """Citizens of ``categories`` counted, on average over the futures."""
         return float(sum(self.counts[g].mean() for g in categories))
 
+    def then(self, more: FutureWaits) -> FutureWaits:
+        """These futures followed by ``more`` (the same candidate on further futures)."""
+        return FutureWaits(
+            {g: np.concatenate([v, more.sums[g]]) for g, v in self.sums.items()},
+            {g: np.concatenate([v, more.counts[g]]) for g, v in self.counts.items()},
+        )
+
 
 def waits_in_window(
     res: DayResult, categories: Sequence[str], start: float, end: float
@@ -339,8 +346,10 @@ def score_actions(
     roster: Roster | None = None,
     walk_minutes: float = 0.0,
     arrival_scale: dict[str, float] | None = None,
+    first_rep: int = 0,
 ) -> list[FutureWaits]:
-    """Score each candidate (moves and work profiles taken now) on the same ``reps`` futures:
+    """Score each candidate (moves and work profiles taken now) on the same ``reps`` futures
+    (numbered from ``first_rep``: a later call can add futures to an earlier one's):
     future ``r`` has the same arrivals and service times whatever the candidate (common random
     numbers), so two candidates differ by their actions, not by chance. A moved clerk calls
     ``walk_minutes`` after leaving their window; ``arrival_scale`` multiplies a category's
@@ -351,13 +360,13 @@ def score_actions(
     for actions in candidates:
         sums = {g: np.zeros(reps) for g in names}
         counts = {g: np.zeros(reps) for g in names}
-        for rep in range(reps):
+        for k in range(reps):
             res, waiting, busy = _future(
-                hall, state, now, rep, seed, horizon_minutes, roster, actions, walk_minutes, scale
+                hall, state, now, first_rep + k, seed, horizon_minutes, roster, actions, walk_minutes, scale
             )
             for g, (total, n) in _future_waits(hall, res, waiting, busy, names).items():
                 if g != "*":
-                    sums[g][rep], counts[g][rep] = total, n
+                    sums[g][k], counts[g][k] = total, n
         out.append(FutureWaits(sums, counts))
     return out
 

@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from queue_server.clock import ManualClock
-from queue_server.commands import CallNext, IssueTicket, OpenWindow, SetWindowProfile, decide
+from queue_server.commands import CallNext, IssueTicket, MoveClerk, OpenWindow, SetWindowProfile, decide
 from queue_server.errors import CommandRejected
 from queue_server.hall import HallService
 from queue_server.model import Event, HallState, apply_event
@@ -96,15 +96,46 @@ def test_a_quiet_hall_gets_no_recommendation(example_hall):
     assert plan.recommendations == []
 
 
-def test_a_clerk_changed_recently_is_left_alone(example_hall):
+def test_a_clerk_moved_recently_is_not_moved_again_but_may_change_profile(example_hall):
+    """郑凯 (real estate, tax-trained) has just sat down at window 22: in the tax surge he is not
+    walked to a tax window within the minimum stay; a work profile (nobody walks) stays open."""
     state = _surge(example_hall)
-    first = recommend_moves(example_hall, state, NOW)
-    changed = {r.clerk for r in first.recommendations}
-    assert changed
-    for rec in first.recommendations:
-        _run(example_hall, state, rec.move, NOW)
-    later = recommend_moves(example_hall, state, NOW + 600)  # ten minutes later, the same surge
-    assert not changed & {r.clerk for r in later.recommendations}
+    _run(example_hall, state, OpenWindow(22, "c22"), MONDAY_9AM)
+    _run(example_hall, state, MoveClerk("c21", 18), NOW - 600)  # he walked to tax window 18 ten minutes ago
+    _run(example_hall, state, MoveClerk("c21", 21), NOW - 300)  # …and back: he just sat down again
+    plan = recommend_moves(example_hall, state, NOW)
+    assert not [r for r in plan.recommendations if r.clerk == "c21" and r.kind == "move"]
+    assert not [k for k in plan.lookahead_waits if "c21→" in k]  # no candidate walks him
+    settled = recommend_moves(example_hall, state, NOW + 1800)  # half an hour later he may walk again
+    assert [k for k in settled.lookahead_waits if "c21" in k]
+
+
+def test_an_unbalanced_window_class_is_pooled_at_once_beyond_max_moves(example_hall):
+    """The three business windows' clerks are all trained for licences; 30 licence tickets wait
+    and the business queues are short: the whole class takes licences on at once (no walking),
+    though at most one action is allowed per CP-SAT plan."""
+    clerks = [
+        c.model_copy(update={"skills": c.skills | {"licences": 1.0}}) if c.id in ("c01", "c02", "c03") else c
+        for c in example_hall.clerks
+    ]
+    hall = example_hall.model_copy(
+        update={"clerks": clerks, "rebalance": example_hall.rebalance.model_copy(update={"max_moves": 1})}
+    )
+    state = HallState(hall.id)
+    for window, clerk in [(1, "c01"), (2, "c02"), (3, "c03"), (6, "c06")]:
+        _run(hall, state, OpenWindow(window, clerk), MONDAY_9AM)
+    for i in range(30):
+        _run(hall, state, IssueTicket("licences"), MONDAY_9AM + 1800 + i * 60)
+    for i in range(3):
+        _run(hall, state, IssueTicket("business-setup"), MONDAY_9AM + 3000 + i * 60)
+    plan = recommend_moves(hall, state, NOW)
+    pooled = [r for r in plan.recommendations if r.from_window in (1, 2, 3)]
+    assert len(pooled) >= 2 and len(plan.recommendations) > hall.rebalance.max_moves, plan.note
+    for rec in pooled:
+        assert rec.kind == "profile" and "licences" in rec.categories and rec.to_window == rec.from_window
+    assert plan.wait_after["licences"] < plan.wait_before["licences"]
+    chosen = [v for k, v in plan.lookahead_waits.items() if v["mean"] == round(plan.mean_wait_after, 2)]
+    assert chosen and chosen[0]["difference_high"] < 0  # the look-ahead found it significantly better
 
 
 def test_a_work_profile_lets_a_window_call_what_its_clerk_is_skilled_for(example_hall):
